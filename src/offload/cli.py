@@ -1,0 +1,63 @@
+"""The `offload` command: `demo`, `serve`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from offload.server.app import load_target, serve_http
+
+    server, tasks = load_target(args.target)
+    if args.store:
+        for t in tasks:
+            t.use_store(args.store)
+    if args.stdio:
+        server.run("stdio")
+        return 0
+    print(f"offload: serving {args.target} on http://{args.host}:{args.port}/mcp", file=sys.stderr)
+    serve_http(server, host=args.host, port=args.port, allowed_hosts=args.allow_host, json_response=args.json_response)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from offload.demo import run_demo
+
+    return run_demo(workdir=args.dir, fast=args.fast)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="offload", description="Durable MCP Tasks for the official MCP Python SDK")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve an MCPServer with tasks over Streamable HTTP or stdio")
+    serve.add_argument("target", help="MODULE:SERVER, MODULE, or path/to/file.py[:SERVER]")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--store", help="task store URL, e.g. sqlite:///tasks.db (overrides the server's own)")
+    serve.add_argument("--stdio", action="store_true", help="serve on stdin/stdout instead of HTTP")
+    serve.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME[:PORT]", help="extra Host/Origin to accept"
+    )
+    serve.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE streams")
+    serve.set_defaults(func=_serve)
+
+    demo = sub.add_parser("demo", help="run an example server and a task-aware client against it")
+    demo.add_argument("--dir", help="where to keep the demo's task store (default: a new temporary folder)")
+    demo.add_argument("--fast", action="store_true", help="shorter operation, for tests")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

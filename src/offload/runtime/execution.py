@@ -1,0 +1,292 @@
+"""One run of a tool under offload: inline at first, a durable task once promoted.
+
+The tool sees an ordinary SDK back-channel (`TaskDispatch`). While the call is still inline,
+progress and log notifications go to the original request; once it is a task, progress
+becomes the task's `statusMessage`, and any server-to-client request (elicitation, sampling,
+roots) becomes an entry of `inputRequests` that `tasks/update` answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from mcp.shared.dispatcher import CallOptions, DispatchContext
+from mcp.shared.exceptions import MCPError
+from mcp_types import RequestId
+from pydantic import BaseModel
+
+from offload.protocol import INTERNAL_ERROR, REQUEST_TIMEOUT
+from offload.runtime.policy import TaskPolicy
+from offload.store.base import Change, TaskRecord
+
+if TYPE_CHECKING:
+    from offload.runtime.engine import TaskRuntime
+
+logger = logging.getLogger(__name__)
+
+ToolCall = Callable[["TaskDispatch"], Awaitable[Any]]
+
+
+class _Answer:
+    """A parked server-to-client request waiting for its `tasks/update` answer."""
+
+    __slots__ = ("event", "value")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.value: Any = None
+
+
+class TaskDispatch:
+    """Structurally an SDK `DispatchContext`: the back-channel the tool talks to."""
+
+    def __init__(self, execution: Execution, inline: DispatchContext[Any] | None, transport: Any) -> None:
+        self._ex = execution
+        self._inline = inline
+        self._transport = transport
+        self._cancel_requested = anyio.Event()
+
+    @property
+    def transport(self) -> Any:
+        return self._transport
+
+    @property
+    def can_send_request(self) -> bool:
+        return True
+
+    @property
+    def request_id(self) -> RequestId | None:
+        return self._ex.task_id
+
+    @property
+    def message_metadata(self) -> Any:
+        return None
+
+    @property
+    def cancel_requested(self) -> anyio.Event:
+        return self._cancel_requested
+
+    def detach(self) -> None:
+        """Forget the inline request once the call became a task, so it can be freed."""
+        self._inline = None
+
+    async def send_raw_request(
+        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
+    ) -> dict[str, Any]:
+        return await self._ex.ask(method, dict(params or {}))
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None) -> None:
+        # tasks.md: progress and log notifications are not carried for tasks; inline they still flow.
+        if self._inline is not None:
+            await self._inline.notify(method, params, opts)
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        if self._inline is not None:
+            await self._inline.progress(progress, total, message)
+        if message is None:
+            message = f"{progress:g}/{total:g}" if total is not None else f"{progress:g}"
+        self._ex.note_status(message)
+
+
+def result_to_dict(result: Any) -> dict[str, Any]:
+    if isinstance(result, BaseModel):
+        return result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if result is None:
+        return {}
+    return dict(result)
+
+
+def error_to_dict(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, MCPError):
+        return exc.error.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return {"code": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"}
+
+
+class Execution:
+    """The running tool behind one call, and the bookkeeping that makes it a task."""
+
+    def __init__(
+        self,
+        runtime: TaskRuntime,
+        template: TaskRecord,
+        policy: TaskPolicy,
+        inline: DispatchContext[Any] | None,
+        transport: Any,
+    ) -> None:
+        self.runtime = runtime
+        self.template = template
+        self.task_id = template.task_id
+        self.policy = policy
+        self.dispatch = TaskDispatch(self, inline, transport)
+        self.status_message: str | None = template.status_message
+        self.outcome: tuple[str, Any] | None = None  # ("result", obj) | ("error", dict) | ("cancelled", None)
+        self.decided = anyio.Event()  # settled, or the tool asked for input while inline
+        self.settled = anyio.Event()
+        self.promoted = anyio.Event()
+        self.scope = anyio.CancelScope()
+        self._lock = anyio.Lock()
+        self._outstanding: dict[str, dict[str, Any]] = {}
+        self._answers: dict[str, _Answer] = {}
+        self._seq = 0
+        self._flushing = False
+        self._cancel_reason: str | None = None
+
+    # -- the run --
+
+    async def run(self, call: ToolCall) -> None:
+        outcome: tuple[str, Any]
+        try:
+            with self.scope:
+                try:
+                    outcome = ("result", await call(self.dispatch))
+                except MCPError as exc:
+                    outcome = ("error", error_to_dict(exc))
+                except Exception as exc:
+                    logger.exception("task %s: tool %r raised", self.task_id[:8], self.template.tool)
+                    outcome = ("error", error_to_dict(exc))
+            if self.scope.cancelled_caught:
+                outcome = ("cancelled", None)
+            self.outcome = outcome
+            async with self._lock:
+                if self.promoted.is_set():
+                    await self._write_outcome()
+                self.settled.set()
+                self.decided.set()
+        finally:
+            self.runtime._forget(self)
+
+    def cancel(self, reason: str) -> None:
+        self._cancel_reason = reason
+        self.dispatch.cancel_requested.set()
+        self.scope.cancel()
+
+    # -- promotion: inline call -> durable task --
+
+    async def promote(self) -> TaskRecord:
+        """Store the task (terminal already if the tool finished) and switch routing to it."""
+        async with self._lock:
+            record = self.template.copy()
+            record.status_message = self.status_message
+            if self.settled.is_set():
+                self._apply_outcome(record)
+            await self.runtime.store.create(record)
+            self.promoted.set()
+            self.dispatch.detach()
+        if not record.terminal and self.status_message != record.status_message:
+            self._schedule_flush()
+        return record
+
+    def _apply_outcome(self, record: TaskRecord) -> None:
+        change = self._outcome_change()
+        for key, value in change.items():
+            setattr(record, key, value)
+
+    def _outcome_change(self) -> Change:
+        assert self.outcome is not None
+        kind, value = self.outcome
+        if kind == "cancelled":
+            return {"status": "cancelled", "status_message": self._cancel_reason or "Cancelled", "input_requests": {}}
+        if kind == "error":
+            return {"status": "failed", "error": value, "status_message": value.get("message"), "input_requests": {}}
+        result = result_to_dict(value)
+        if result.get("resultType") == "input_required":
+            err = {
+                "code": INTERNAL_ERROR,
+                "message": "The tool returned an InputRequiredResult after it became a task; "
+                "ask for input with ctx.elicit() inside a task",
+            }
+            return {"status": "failed", "error": err, "status_message": err["message"], "input_requests": {}}
+        limit = self.runtime.max_result_bytes
+        size = len(json.dumps(result, separators=(",", ":")))
+        if size > limit:
+            err = {"code": INTERNAL_ERROR, "message": f"Tool result is {size} bytes, over the store limit of {limit}"}
+            return {"status": "failed", "error": err, "status_message": err["message"], "input_requests": {}}
+        change: Change = {"status": "completed", "result": result, "input_requests": {}}
+        if self.status_message is not None:
+            change["status_message"] = self.status_message
+        return change
+
+    async def _write_outcome(self) -> None:
+        with anyio.CancelScope(shield=True):
+            record = await self.runtime.store.update(self.task_id, self._outcome_change())
+        if record is not None:
+            self.runtime.published(record)
+
+    # -- status messages from progress reports --
+
+    def note_status(self, message: str) -> None:
+        self.status_message = message
+        if self.promoted.is_set() and not self.settled.is_set():
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if not self._flushing:
+            self._flushing = True
+            self.runtime.spawn(self._flush)
+
+    async def _flush(self) -> None:
+        """Write the latest statusMessage; progress bursts collapse into few writes."""
+        try:
+            while True:
+                message = self.status_message
+                record = await self.runtime.store.update(self.task_id, {"status_message": message})
+                if record is not None:
+                    self.runtime.published(record)
+                if message == self.status_message or self.settled.is_set():
+                    break
+        finally:
+            self._flushing = False
+
+    # -- input requests --
+
+    async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Park a server-to-client request as an inputRequest and wait for its answer."""
+        if not self.promoted.is_set():
+            self.decided.set()  # the interceptor turns the call into a task now
+            await self.promoted.wait()
+        self._seq += 1
+        key = f"{method.split('/')[0]}-{self.template.attempts}.{self._seq}"
+        answer = _Answer()
+        self._outstanding[key] = {"method": method, "params": params}
+        self._answers[key] = answer
+        try:
+            await self._sync_inputs()
+            timeout = self.policy.input_timeout_s
+            try:
+                with anyio.fail_after(timeout):
+                    await answer.event.wait()
+            except TimeoutError:
+                raise MCPError(
+                    code=REQUEST_TIMEOUT,
+                    message=f"No answer to input request {key!r} within {timeout:g} s; the task gave up waiting",
+                ) from None
+            return answer.value if isinstance(answer.value, dict) else {"value": answer.value}
+        finally:
+            self._outstanding.pop(key, None)
+            self._answers.pop(key, None)
+
+    def deliver(self, responses: dict[str, Any]) -> list[str]:
+        """Hand answers to their waiting requests; unknown or answered keys are ignored."""
+        taken: list[str] = []
+        for key, value in responses.items():
+            answer = self._answers.get(key)
+            if answer is None or answer.event.is_set() or key not in self._outstanding:
+                continue
+            del self._outstanding[key]
+            answer.value = value
+            answer.event.set()
+            taken.append(key)
+        return taken
+
+    async def _sync_inputs(self) -> None:
+        change: Change = {
+            "status": "input_required" if self._outstanding else "working",
+            "input_requests": dict(self._outstanding),
+        }
+        record = await self.runtime.store.update(self.task_id, change)
+        if record is not None:
+            self.runtime.published(record)

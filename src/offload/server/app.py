@@ -1,0 +1,104 @@
+"""Serving an `MCPServer` with tasks: the HTTP app (DNS-rebinding protection on), stdio, loading."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+
+from offload.server.extension import Tasks
+
+_LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def security_settings(host: str, allowed_hosts: Iterable[str] = ()) -> TransportSecuritySettings:
+    """Host/Origin checks that admit loopback names, the bound host and any extra `name[:port]`."""
+    names = list(_LOCAL_NAMES)
+    if host not in ("0.0.0.0", "::", "") and host not in names:
+        names.append(f"[{host}]" if ":" in host else host)
+    names.extend(allowed_hosts)
+    hosts: list[str] = []
+    origins: list[str] = []
+    for name in names:
+        with_port = name if (":" in name and not name.endswith("]")) else f"{name}:*"
+        hosts.extend([name, with_port])
+        origins.extend([f"http://{with_port}", f"https://{with_port}", f"http://{name}", f"https://{name}"])
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=sorted(set(hosts)), allowed_origins=sorted(set(origins))
+    )
+
+
+def http_app(
+    server: MCPServer[Any],
+    *,
+    host: str = "127.0.0.1",
+    allowed_hosts: Iterable[str] = (),
+    path: str = "/mcp",
+    json_response: bool = False,
+) -> Starlette:
+    """The Streamable HTTP app for `server`, with Host/Origin validation always on."""
+    return server.streamable_http_app(
+        streamable_http_path=path,
+        json_response=json_response,
+        transport_security=security_settings(host, allowed_hosts),
+        host=host,
+    )
+
+
+def serve_http(
+    server: MCPServer[Any],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    allowed_hosts: Iterable[str] = (),
+    json_response: bool = False,
+    log_level: str = "warning",
+) -> None:
+    app = http_app(server, host=host, allowed_hosts=allowed_hosts, json_response=json_response)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
+    uvicorn.Server(config).run()
+
+
+def load_target(target: str) -> tuple[MCPServer[Any], list[Tasks]]:
+    """Import `MODULE:ATTR`, `MODULE`, `path/file.py` or `path/file.py:ATTR`; return the server and its Tasks."""
+    spec, _, attr = target.partition(":") if not _is_windows_drive(target) else (target, "", "")
+    if spec.endswith(".py") or Path(spec).is_file():
+        path = Path(spec).resolve()
+        if not path.is_file():
+            raise SystemExit(f"offload: no such file: {spec}")
+        name = f"_offload_target_{path.stem}"
+        mod_spec = importlib.util.spec_from_file_location(name, path)
+        if mod_spec is None or mod_spec.loader is None:
+            raise SystemExit(f"offload: cannot import {spec}")
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[name] = module
+        sys.path.insert(0, str(path.parent))
+        mod_spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(spec)
+        except ImportError as exc:
+            raise SystemExit(f"offload: cannot import {spec!r}: {exc}") from None
+    if attr:
+        server = getattr(module, attr, None)
+        if not isinstance(server, MCPServer):
+            raise SystemExit(f"offload: {spec}:{attr} is not an MCPServer")
+    else:
+        found = [v for v in vars(module).values() if isinstance(v, MCPServer)]
+        if len(found) != 1:
+            raise SystemExit(f"offload: {spec} holds {len(found)} MCPServer objects; name one as {spec}:NAME")
+        server = found[0]
+    tasks = [v for v in vars(module).values() if isinstance(v, Tasks)]
+    return server, tasks
+
+
+def _is_windows_drive(target: str) -> bool:
+    return len(target) > 2 and target[1] == ":" and target[2] in "\\/"

@@ -1,0 +1,328 @@
+"""`Tasks`: the io.modelcontextprotocol/tasks extension for an `MCPServer`.
+
+    tasks = Tasks("sqlite:///tasks.db")
+    server = MCPServer("demo", extensions=[tasks], lifespan=tasks.lifespan)
+
+    @server.tool()
+    @tasks.tool(mode="auto")
+    async def build(ctx: Context) -> str: ...
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.extension import Extension, MethodBinding
+from mcp.server.mcpserver import MCPServer, authenticated_principal
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import decode_header_value
+from mcp_types import CallToolRequestParams
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from offload.protocol import (
+    EXTENSION_ID,
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+    MODERN_VERSION,
+    TASK_METHODS,
+    TaskIdParams,
+    UpdateTaskParams,
+    required_capabilities_data,
+)
+from offload.runtime import TaskMode, TaskPolicy, TaskRuntime
+from offload.server import bridge
+from offload.store import DEFAULT_STORE_URL, TaskRecord, TaskStore, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_TTL_MS = 24 * 3600 * 1000
+_CREATE_ONLY = ("result", "error", "inputRequests")
+
+
+def create_task_result(record: TaskRecord) -> dict[str, Any]:
+    """`CreateTaskResult` = Result & Task: the task's seed state without status payloads."""
+    out = record.wire()
+    for key in _CREATE_ONLY:
+        out.pop(key, None)
+    out["resultType"] = "task"
+    return out
+
+
+def declares_tasks(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Did this request (not the connection: 2026-07-28 is per request) declare the extension?"""
+    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return False  # a 2025-11-25 client cannot receive a task (sdk-hooks friction 2)
+    caps = ctx.session.client_capabilities
+    return bool(caps is not None and caps.extensions and EXTENSION_ID in caps.extensions)
+
+
+def missing_capability(what: str) -> MCPError:
+    return MCPError(
+        code=MISSING_REQUIRED_CLIENT_CAPABILITY,
+        message=f"{what} requires the client to declare the {EXTENSION_ID} extension",
+        data=required_capabilities_data(),
+    )
+
+
+class Tasks(Extension):
+    """Durable tasks for an `MCPServer`; see the module docstring for wiring."""
+
+    identifier = EXTENSION_ID
+
+    def __init__(
+        self,
+        store: str | TaskStore = DEFAULT_STORE_URL,
+        *,
+        default_mode: TaskMode = "forbidden",
+        budget_s: float = 0.25,
+        ttl_ms: int | None = DEFAULT_TTL_MS,
+        poll_interval_ms: int = 1000,
+        input_timeout_s: float | None = 900.0,
+        lease_s: float = 5.0,
+        sweep_interval_s: float = 1.0,
+        max_result_bytes: int = 4 * 1024 * 1024,
+        max_update_bytes: int = 1024 * 1024,
+    ) -> None:
+        self.store = open_store(store) if isinstance(store, str) else store
+        self.defaults = TaskPolicy(
+            mode=default_mode,
+            budget_s=budget_s,
+            ttl_ms=ttl_ms,
+            poll_interval_ms=poll_interval_ms,
+            input_timeout_s=input_timeout_s,
+        )
+        self.max_update_bytes = max_update_bytes
+        self.runtime = TaskRuntime(
+            self.store, lease_s=lease_s, sweep_interval_s=sweep_interval_s, max_result_bytes=max_result_bytes
+        )
+        self.runtime.policy_for = self.policy
+        self._declared: dict[str, TaskPolicy] = {}
+        self._resolved: dict[str, TaskPolicy] = {}
+        self._server: MCPServer[Any] | None = None
+        self._lifespan_context: Any = None
+
+    def use_store(self, store: str | TaskStore) -> None:
+        """Swap the store before the server starts (what `offload serve --store` does)."""
+        if self.runtime.started:
+            raise RuntimeError("cannot change the store of a running server")
+        self.store = open_store(store) if isinstance(store, str) else store
+        self.runtime.store = self.store
+
+    # -- declaring tools --
+
+    def tool(
+        self,
+        name: str | None = None,
+        *,
+        mode: TaskMode = "optional",
+        budget_s: float | None = None,
+        ttl_ms: int | None = None,
+        poll_interval_ms: int | None = None,
+        input_timeout_s: float | None = None,
+        retry: bool = False,
+        max_attempts: int = 3,
+    ) -> Callable[[F], F]:
+        """Declare how a tool relates to tasks; put it below `@server.tool()`.
+
+        `name` defaults to the function's name; pass it when the tool was registered under another.
+        """
+        policy = TaskPolicy(
+            mode=mode,
+            budget_s=budget_s,
+            ttl_ms=ttl_ms,
+            poll_interval_ms=poll_interval_ms,
+            input_timeout_s=input_timeout_s,
+            retry=retry,
+            max_attempts=max_attempts,
+        )
+
+        def decorate(fn: F) -> F:
+            self.set_policy(name or fn.__name__, policy)
+            return fn
+
+        return decorate
+
+    def set_policy(self, tool: str, policy: TaskPolicy) -> None:
+        self._declared[tool] = policy
+        self._resolved.pop(tool, None)
+
+    def policy(self, tool: str) -> TaskPolicy:
+        """The effective policy of a tool: its declaration over the server defaults."""
+        resolved = self._resolved.get(tool)
+        if resolved is None:
+            declared = self._declared.get(tool)
+            d = self.defaults
+            if declared is None:
+                resolved = d
+            else:
+                resolved = replace(
+                    declared,
+                    budget_s=d.budget_s if declared.budget_s is None else declared.budget_s,
+                    ttl_ms=d.ttl_ms if declared.ttl_ms is None else declared.ttl_ms,
+                    poll_interval_ms=d.poll_interval_ms if declared.poll_interval_ms is None else declared.poll_interval_ms,
+                    input_timeout_s=d.input_timeout_s if declared.input_timeout_s is None else declared.input_timeout_s,
+                )
+            self._resolved[tool] = resolved
+        return resolved
+
+    # -- lifecycle --
+
+    @asynccontextmanager
+    async def lifespan(self, server: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+        """Pass as `MCPServer(lifespan=tasks.lifespan)`; use `wrap` to keep a lifespan of your own."""
+        async with self.wrap(None)(server) as state:
+            yield state
+
+    def wrap(
+        self, inner: Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]] | None
+    ) -> Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]]:
+        """A lifespan that runs the task runtime around `inner` and yields `inner`'s state."""
+
+        @asynccontextmanager
+        async def lifespan(server: MCPServer[Any]) -> AsyncIterator[Any]:
+            self.attach(server)
+            async with self.runtime.running():
+                if inner is None:
+                    self._lifespan_context = {}
+                    yield self._lifespan_context
+                else:
+                    async with inner(server) as state:
+                        self._lifespan_context = state
+                        yield state
+
+        return lifespan
+
+    def attach(self, server: MCPServer[Any]) -> None:
+        """Install the routing-header check and enable re-runs of lost tasks for `server`."""
+        self._server = server
+        if self._check_mcp_name not in server.middleware:
+            server.middleware.append(self._check_mcp_name)
+
+        async def rerun(record: TaskRecord, dispatch: Any) -> Any:
+            return await bridge.rerun_tool(server, self._lifespan_context, record, dispatch)
+
+        self.runtime.rerun = rerun
+
+    # -- SDK contributions --
+
+    def methods(self) -> list[MethodBinding]:
+        versions = frozenset({MODERN_VERSION})
+        return [
+            MethodBinding("tasks/get", TaskIdParams, self._get, protocol_versions=versions),
+            MethodBinding("tasks/update", UpdateTaskParams, self._update, protocol_versions=versions),
+            MethodBinding("tasks/cancel", TaskIdParams, self._cancel, protocol_versions=versions),
+        ]
+
+    async def intercept_tool_call(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        policy = self.policy(params.name)
+        if policy.mode == "forbidden":
+            return await call_next(ctx)
+        if not declares_tasks(ctx):
+            if policy.mode == "required":
+                raise missing_capability(f"Tool {params.name!r}")
+            return await call_next(ctx)
+        if not self.runtime.started:
+            raise RuntimeError("offload Tasks runtime is not running: pass lifespan=tasks.lifespan to MCPServer")
+        return await self._run_as_task(params, ctx, call_next, policy)
+
+    async def _run_as_task(
+        self,
+        params: CallToolRequestParams,
+        ctx: ServerRequestContext[Any, Any],
+        call_next: CallNext,
+        policy: TaskPolicy,
+    ) -> HandlerResult:
+        async def call(dispatch: Any) -> Any:
+            return await call_next(bridge.task_context(ctx, dispatch))
+
+        inline = bridge.inline_channel(ctx)
+        ex = self.runtime.start(
+            call,
+            tool=params.name,
+            policy=policy,
+            inline=inline,
+            transport=getattr(inline, "transport", None),
+            principal=authenticated_principal(ctx),
+            request=bridge.request_snapshot(ctx, params) if policy.retry else None,
+        )
+        try:
+            # One scheduler turn lets a tool that answers at once (an MRTR InputRequiredResult, or a
+            # trivial result) settle before any task exists; `auto` then waits up to its budget.
+            await anyio.lowlevel.checkpoint()
+            budget = policy.budget_s if policy.mode == "auto" else 0.0
+            if not ex.decided.is_set() and budget:
+                with anyio.move_on_after(budget):
+                    await ex.decided.wait()
+            if ex.settled.is_set():
+                assert ex.outcome is not None
+                kind, value = ex.outcome
+                mrtr = kind == "result" and _result_type(value) == "input_required"
+                if mrtr or policy.mode != "required":
+                    if kind == "error":
+                        raise MCPError(code=value["code"], message=value["message"], data=value.get("data"))
+                    return value  # type: ignore[no-any-return]
+            record = await ex.promote()
+        except BaseException:
+            if not ex.promoted.is_set():
+                ex.cancel("The request was abandoned before the task was created")
+            raise
+        return create_task_result(record)
+
+    # -- tasks/* --
+
+    async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
+        self._require(ctx, "tasks/get")
+        record = await self.runtime.lookup(params.task_id, authenticated_principal(ctx))
+        out = record.wire()
+        out["resultType"] = "complete"
+        return out
+
+    async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> dict[str, Any]:
+        self._require(ctx, "tasks/update")
+        size = len(json.dumps(params.input_responses, separators=(",", ":")))
+        if size > self.max_update_bytes:
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"inputResponses is {size} bytes, over this server's limit of {self.max_update_bytes}",
+            )
+        await self.runtime.answer(params.task_id, authenticated_principal(ctx), params.input_responses)
+        return {"resultType": "complete"}
+
+    async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
+        self._require(ctx, "tasks/cancel")
+        await self.runtime.cancel(params.task_id, authenticated_principal(ctx))
+        return {"resultType": "complete"}
+
+    @staticmethod
+    def _require(ctx: ServerRequestContext[Any, Any], method: str) -> None:
+        # The capability gate runs before the task lookup (tasks.md "Protocol Errors").
+        if not declares_tasks(ctx):
+            raise missing_capability(method)
+
+    @staticmethod
+    async def _check_mcp_name(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Over HTTP, `Mcp-Name` must equal `params.taskId` on tasks/* (tasks.md "Routing Headers")."""
+        if ctx.method in TASK_METHODS and ctx.request is not None:
+            headers = getattr(ctx.request, "headers", None)
+            if headers is not None:
+                header = decode_header_value(headers.get("mcp-name"))
+                task_id = (ctx.params or {}).get("taskId")
+                if header != task_id:
+                    raise MCPError(code=HEADER_MISMATCH, message="Mcp-Name header does not match params.taskId")
+        return await call_next(ctx)
+
+
+def _result_type(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get("resultType")
+    return getattr(value, "result_type", None)

@@ -1,0 +1,26 @@
+"""Durable task state behind one small interface, chosen by URL."""
+
+from __future__ import annotations
+
+from offload.store.base import Change, TaskRecord, TaskStore, now_ms
+from offload.store.memory import MemoryStore
+from offload.store.sqlite import SQLiteStore
+
+DEFAULT_STORE_URL = "sqlite:///offload-tasks.db"
+
+
+def open_store(url: str) -> TaskStore:
+    """Build (not yet open) the store a URL names: `sqlite:///PATH`, `sqlite:///:memory:`, `memory://`."""
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://") :]
+        if path.startswith("/"):
+            path = path[1:]  # sqlite:///rel/path is relative, sqlite:////abs/path absolute
+        if not path:
+            raise ValueError(f"store URL {url!r} names no file: use sqlite:///PATH")
+        return SQLiteStore(path)
+    if url in ("memory://", "memory:"):
+        return MemoryStore()
+    raise ValueError(f"unsupported store URL {url!r}: expected sqlite:///PATH or memory://")
+
+
+__all__ = ["DEFAULT_STORE_URL", "Change", "MemoryStore", "SQLiteStore", "TaskRecord", "TaskStore", "now_ms", "open_store"]

@@ -1,0 +1,153 @@
+"""The store interface every backend implements, and the task record it holds."""
+
+from __future__ import annotations
+
+import abc
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, TypedDict
+
+from offload.protocol import TERMINAL, iso_ms
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class TaskRecord:
+    """Everything durable about one task.
+
+    `input_requests` holds only the outstanding server-to-client requests, keyed by ids that are
+    unique over the task's lifetime (tasks.md "Task Update Requests"). `request` keeps what is
+    needed to run the tool again after a crash (name, arguments, the caller's `_meta`).
+    """
+
+    task_id: str
+    tool: str
+    status: str = "working"
+    status_message: str | None = None
+    created_ms: int = field(default_factory=now_ms)
+    updated_ms: int = 0
+    ttl_ms: int | None = None
+    poll_interval_ms: int | None = None
+    principal: str | None = None
+    owner: str | None = None
+    lease_ms: int | None = None
+    attempts: int = 1
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    input_requests: dict[str, Any] = field(default_factory=dict)
+    request: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.updated_ms:
+            self.updated_ms = self.created_ms
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def expires_ms(self) -> int | None:
+        return None if self.ttl_ms is None else self.created_ms + self.ttl_ms
+
+    def expired(self, at_ms: int) -> bool:
+        exp = self.expires_ms
+        return exp is not None and at_ms >= exp
+
+    def copy(self) -> TaskRecord:
+        return replace(
+            self,
+            input_requests=dict(self.input_requests),
+            result=None if self.result is None else dict(self.result),
+            error=None if self.error is None else dict(self.error),
+        )
+
+    def wire(self) -> dict[str, Any]:
+        """The `DetailedTask` for this state: what tasks/get and notifications/tasks carry."""
+        out: dict[str, Any] = {
+            "taskId": self.task_id,
+            "status": self.status,
+            "createdAt": iso_ms(self.created_ms),
+            "lastUpdatedAt": iso_ms(self.updated_ms),
+            "ttlMs": self.ttl_ms,
+        }
+        if self.poll_interval_ms is not None:
+            out["pollIntervalMs"] = self.poll_interval_ms
+        if self.status_message is not None:
+            out["statusMessage"] = self.status_message
+        if self.status == "input_required":
+            out["inputRequests"] = dict(self.input_requests)
+        elif self.status == "completed":
+            out["result"] = self.result if self.result is not None else {}
+        elif self.status == "failed":
+            out["error"] = self.error if self.error is not None else {"code": -32603, "message": "failed"}
+        return out
+
+
+class Change(TypedDict, total=False):
+    """Fields an `update` may set; absent keys stay as they are."""
+
+    status: str
+    status_message: str | None
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    input_requests: dict[str, Any]
+    poll_interval_ms: int | None
+    ttl_ms: int | None
+    owner: str | None
+    lease_ms: int | None
+
+
+class TaskStore(abc.ABC):
+    """Durable task state. Every method is atomic with respect to the others.
+
+    The one rule every backend enforces: a terminal status is final. `update` on a terminal
+    task changes nothing and returns None, which is how "a task that finished first keeps its
+    terminal status" holds across racing writers.
+    """
+
+    url: str = ""
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Connect and create or upgrade the schema."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    @abc.abstractmethod
+    async def create(self, record: TaskRecord) -> None:
+        """Persist a new task; when this returns, `get` on any instance finds it."""
+
+    @abc.abstractmethod
+    async def get(self, task_id: str) -> TaskRecord | None:
+        """The task, or None if unknown or purged."""
+
+    @abc.abstractmethod
+    async def update(self, task_id: str, change: Change) -> TaskRecord | None:
+        """Apply `change` to a non-terminal task; return the new state, or None if nothing changed."""
+
+    @abc.abstractmethod
+    async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+        """Take the responses whose keys are outstanding; return those taken.
+
+        Taken keys leave `input_requests`; when none remain the task goes back to `working`.
+        Keys that are unknown or already answered are ignored (tasks.md "Task Update Requests").
+        """
+
+    @abc.abstractmethod
+    async def purge_expired(self, at_ms: int) -> int:
+        """Delete tasks whose TTL has passed; return how many."""
+
+    @abc.abstractmethod
+    async def claim_orphans(self, at_ms: int, owner: str, lease_ms: int, limit: int = 100) -> list[TaskRecord]:
+        """Take over non-terminal tasks whose lease ran out before `at_ms`.
+
+        Each claimed task gets `owner`, a lease until `lease_ms` and `attempts + 1`, atomically,
+        so two instances never claim the same orphan.
+        """
+
+    @abc.abstractmethod
+    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> None:
+        """Extend the lease of the running tasks this owner holds."""

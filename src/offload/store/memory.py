@@ -1,0 +1,66 @@
+"""In-process store: for tests and for servers that accept losing tasks on restart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from offload.store.base import Change, TaskRecord, TaskStore, now_ms
+
+
+class MemoryStore(TaskStore):
+    def __init__(self) -> None:
+        self.url = "memory://"
+        self._tasks: dict[str, TaskRecord] = {}
+
+    async def create(self, record: TaskRecord) -> None:
+        if record.task_id in self._tasks:
+            raise ValueError(f"task {record.task_id!r} already exists")
+        self._tasks[record.task_id] = record.copy()
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        rec = self._tasks.get(task_id)
+        return None if rec is None else rec.copy()
+
+    async def update(self, task_id: str, change: Change) -> TaskRecord | None:
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.terminal:
+            return None
+        for key, value in change.items():
+            setattr(rec, key, value)
+        rec.updated_ms = max(now_ms(), rec.updated_ms)
+        return rec.copy()
+
+    async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.terminal:
+            return {}
+        taken = {k: v for k, v in responses.items() if k in rec.input_requests}
+        if taken:
+            for key in taken:
+                del rec.input_requests[key]
+            if not rec.input_requests and rec.status == "input_required":
+                rec.status = "working"
+            rec.updated_ms = max(now_ms(), rec.updated_ms)
+        return taken
+
+    async def purge_expired(self, at_ms: int) -> int:
+        gone = [tid for tid, rec in self._tasks.items() if rec.expired(at_ms)]
+        for tid in gone:
+            del self._tasks[tid]
+        return len(gone)
+
+    async def claim_orphans(self, at_ms: int, owner: str, lease_ms: int, limit: int = 100) -> list[TaskRecord]:
+        claimed: list[TaskRecord] = []
+        for rec in self._tasks.values():
+            if len(claimed) >= limit:
+                break
+            if not rec.terminal and rec.lease_ms is not None and rec.lease_ms < at_ms:
+                rec.owner, rec.lease_ms, rec.attempts = owner, lease_ms, rec.attempts + 1
+                claimed.append(rec.copy())
+        return claimed
+
+    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> None:
+        for tid in task_ids:
+            rec = self._tasks.get(tid)
+            if rec is not None and rec.owner == owner and not rec.terminal:
+                rec.lease_ms = lease_ms
