@@ -227,7 +227,6 @@ class TaskRuntime:
             return
         rerun = self.rerun
         assert rerun is not None
-        ex_holder: list[Execution] = []
 
         async def call(dispatch: TaskDispatch) -> Any:
             return await rerun(updated, dispatch)
@@ -235,6 +234,5 @@ class TaskRuntime:
         ex = self.start(call, tool=record.tool, policy=policy, record=updated)
         ex.promoted.set()
         ex.dispatch.detach()
-        ex_holder.append(ex)
         self.published(updated)
         logger.warning("task %s: %s", record.task_id[:8], message)

@@ -283,9 +283,14 @@ class Execution:
         return taken
 
     async def _sync_inputs(self) -> None:
+        waiting = len(self._outstanding)
         change: Change = {
-            "status": "input_required" if self._outstanding else "working",
+            "status": "input_required" if waiting else "working",
             "input_requests": dict(self._outstanding),
+            # While blocked, say so; afterwards the latest progress message stands again.
+            "status_message": f"Waiting for input ({waiting} open request{'s' if waiting > 1 else ''})"
+            if waiting
+            else self.status_message,
         }
         record = await self.runtime.store.update(self.task_id, change)
         if record is not None:

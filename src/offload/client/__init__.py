@@ -1,0 +1,5 @@
+"""Task-aware clients."""
+
+from offload.client.wire import Reply, RpcError, WireClient
+
+__all__ = ["Reply", "RpcError", "WireClient"]

@@ -1,0 +1,119 @@
+"""A small JSON-RPC client for 2026-07-28 Streamable HTTP: one POST per request, no session.
+
+It builds the per-request envelope (`_meta` with version and capabilities) and the routing
+headers the transport asks for (`Mcp-Method`, and `Mcp-Name` for named methods), and reads
+either a JSON body or an SSE stream, collecting the notifications that ride on it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2 as httpx
+
+from offload.protocol import EXTENSION_ID, MODERN_VERSION
+
+_NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+
+
+class RpcError(Exception):
+    """A JSON-RPC error answer."""
+
+    def __init__(self, code: int, message: str, data: Any = None, http_status: int | None = None) -> None:
+        super().__init__(f"{message} (JSON-RPC error {code})")
+        self.code = code
+        self.message = message
+        self.data = data
+        self.http_status = http_status
+
+
+@dataclass
+class Reply:
+    result: dict[str, Any]
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    raw_bytes: int = 0
+
+
+class WireClient:
+    """Raw requests to one MCP endpoint, declaring the tasks extension unless told not to."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        tasks: bool = True,
+        capabilities: dict[str, Any] | None = None,
+        token: str | None = None,
+        client_info: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        caps = dict(capabilities or {})
+        if tasks:
+            caps.setdefault("extensions", {})[EXTENSION_ID] = {}
+        self.capabilities = caps
+        self.client_info = client_info or {"name": "offload", "version": "0.1.0"}
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(timeout=timeout)
+        self._ids = itertools.count(1)
+
+    async def __aenter__(self) -> WireClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, meta: dict[str, Any] | None = None) -> Reply:
+        """Send one request; return its result and the notifications streamed before it."""
+        params = dict(params or {})
+        params["_meta"] = {
+            "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+            "io.modelcontextprotocol/clientCapabilities": self.capabilities,
+            "io.modelcontextprotocol/clientInfo": self.client_info,
+            **(meta or {}),
+        }
+        headers = {
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+            "MCP-Protocol-Version": MODERN_VERSION,
+            "Mcp-Method": method,
+            **self._headers,
+        }
+        name_key = "taskId" if method.startswith("tasks/") else _NAME_PARAM.get(method)
+        if name_key is not None and isinstance(params.get(name_key), str):
+            headers["Mcp-Name"] = params[name_key]
+        rid = next(self._ids)
+        body = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+        resp = await self._http.post(self.url, json=body, headers=headers)
+        raw = resp.content
+        notes: list[dict[str, Any]] = []
+        message: dict[str, Any] | None = None
+        if resp.headers.get("content-type", "").startswith("text/event-stream"):
+            for line in raw.decode().splitlines():
+                if not line.startswith("data:"):
+                    continue
+                frame = json.loads(line[5:])
+                if frame.get("id") == rid and ("result" in frame or "error" in frame):
+                    message = frame
+                elif "method" in frame:
+                    notes.append(frame)
+        elif raw:
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                message = None
+        if message is None:
+            raise RpcError(-32603, f"HTTP {resp.status_code} with no JSON-RPC answer", http_status=resp.status_code)
+        if "error" in message:
+            err = message["error"]
+            raise RpcError(err.get("code", -32603), err.get("message", ""), err.get("data"), resp.status_code)
+        return Reply(result=message["result"], notifications=notes, raw_bytes=len(raw))
+
+    async def result(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return (await self.call(method, params)).result

@@ -1,0 +1,170 @@
+"""The narrated walk-through behind `offload demo`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from offload.client import RpcError, WireClient
+from offload.protocol import TERMINAL
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Server:
+    """The example server as a child process, so the demo can kill it like a crash would."""
+
+    def __init__(self, store: Path, step_s: float) -> None:
+        self.store = store
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self.env = {**os.environ, "OFFLOAD_DEMO_STEP_S": str(step_s)}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        cmd = [sys.executable, "-m", "offload", "serve", "offload.demo.server:server", "--port", str(self.port)]
+        cmd += ["--store", f"sqlite:///{self.store}"]
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the demo server exited with code {self.proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                await anyio.sleep(0.05)
+        raise RuntimeError("the demo server did not start within 30 s")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _short(task_id: str) -> str:
+    return f"{task_id[:10]}…"
+
+
+async def _follow(client: WireClient, task: dict[str, Any], t0: float, answers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Poll a task at its pollIntervalMs, printing each change; answer questions as they come."""
+    task_id = task["taskId"]
+    seen: tuple[Any, ...] = ()
+    answered: set[str] = set()
+    while True:
+        state = (task["status"], task.get("statusMessage"))
+        if state != seen:
+            seen = state
+            _say(f"   {time.monotonic() - t0:5.1f}s  {task['status']:<15} {task.get('statusMessage') or ''}")
+        if task["status"] in TERMINAL:
+            return task
+        if task["status"] == "input_required":
+            fresh = {k: v for k, v in task.get("inputRequests", {}).items() if k not in answered}
+            for key, req in fresh.items():
+                question = req.get("params", {}).get("message", req.get("method"))
+                _say(f"   {'':6} question {key!r}: {question}")
+                _say(f"   {'':6} -> answering via tasks/update: {answers}")
+                await client.result("tasks/update", {"taskId": task_id, "inputResponses": {key: answers}})
+                answered.add(key)
+        await anyio.sleep(task.get("pollIntervalMs", 1000) / 1000)
+        task = await client.result("tasks/get", {"taskId": task_id})
+
+
+async def _demo(workdir: Path, step_s: float) -> int:
+    store = workdir / "tasks.db"
+    server = _Server(store, step_s)
+    _say("offload demo: durable MCP Tasks (io.modelcontextprotocol/tasks) on the official MCP SDK")
+    _say(f"  task store: {store}")
+    await server.start()
+    _say(f"  server:     {server.url} (pid {server.proc.pid if server.proc else '?'})")
+    try:
+        async with WireClient(server.url) as client:
+            _say()
+            _say('1. The client declares the tasks extension and calls release {"version": "1.4.0"}.')
+            t0 = time.monotonic()
+            created = await client.result("tools/call", {"name": "release", "arguments": {"version": "1.4.0"}})
+            if created.get("resultType") != "task":
+                _say("   the call finished inline (no task needed)")
+                return 1
+            _say(
+                f"   after {time.monotonic() - t0:.2f}s the server answered with a handle, not a result:\n"
+                f"   taskId={_short(created['taskId'])} status={created['status']} "
+                f"pollIntervalMs={created.get('pollIntervalMs')} ttlMs={created.get('ttlMs')}"
+            )
+            done = await _follow(client, created, t0, {"action": "accept", "content": {"approve": True}})
+            text = done.get("result", {}).get("content", [{}])[0].get("text")
+            _say(f"   result: {text!r}")
+            release_id = created["taskId"]
+
+            _say()
+            _say("2. Where does the task live? In the store, not in the server's memory:")
+            with sqlite3.connect(store) as db:
+                rows = db.execute("SELECT task_id, tool, status FROM tasks ORDER BY created_ms").fetchall()
+            for tid, tool, status in rows:
+                _say(f"   {store.name}: {_short(tid)} {tool:<8} {status}")
+            _say("   Any server process pointed at this file answers tasks/get for it.")
+
+            _say()
+            _say("3. What if the server dies mid-task? Start reindex, then kill -9 the server.")
+            t0 = time.monotonic()
+            job = await client.result("tools/call", {"name": "reindex", "arguments": {"shards": 6}})
+            _say(f"   handle: taskId={_short(job['taskId'])} status={job['status']}")
+            await anyio.sleep(step_s * 2.5)
+            job = await client.result("tasks/get", {"taskId": job["taskId"]})
+            _say(f"   {time.monotonic() - t0:5.1f}s  {job['status']:<15} {job.get('statusMessage') or ''}")
+            server.kill()
+            _say(f"   {time.monotonic() - t0:5.1f}s  server killed (SIGKILL); starting a new process on the same file")
+            await server.start()
+            try:
+                old = await client.result("tasks/get", {"taskId": release_id})
+                _say(f"   the finished release task is still served: status={old['status']}")
+            except RpcError as exc:
+                _say(f"   unexpected: {exc}")
+                return 1
+            job = await client.result("tasks/get", {"taskId": job["taskId"]})
+            final = await _follow(client, job, t0)
+            _say(f"   result: {final.get('result', {}).get('content', [{}])[0].get('text')!r}")
+            _say()
+            _say("   reindex is declared retry=True, so the new process took over its lease and ran it again.")
+            _say("   A tool not declared safe to retry ends 'failed' with a message that its worker was lost:")
+            _say("   a task is never left 'working' forever.")
+        return 0
+    finally:
+        server.stop()
+
+
+def run_demo(workdir: str | None = None, fast: bool = False) -> int:
+    step_s = 0.15 if fast else 0.5
+    if workdir is not None:
+        path = Path(workdir)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "tasks.db").unlink(missing_ok=True)
+        return anyio.run(_demo, path, step_s)
+    with tempfile.TemporaryDirectory(prefix="offload-demo-") as tmp:
+        return anyio.run(_demo, Path(tmp), step_s)
