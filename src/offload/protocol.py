@@ -6,7 +6,7 @@ execution or the SDK's server machinery.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from mcp_types import RequestParams
@@ -38,7 +38,7 @@ def required_capabilities_data() -> dict[str, Any]:
 
 def iso_ms(epoch_ms: int) -> str:
     """ISO 8601 UTC timestamp with millisecond precision, as `createdAt`/`lastUpdatedAt` use."""
-    dt = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    dt = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
@@ -53,5 +53,6 @@ class UpdateTaskParams(TaskIdParams):
     """Params of `tasks/update`; answers are opaque per key (MRTR shape), validated by the waiting tool."""
 
     input_responses: dict[str, Any] = Field(alias="inputResponses")
+
 
 REQUEST_TIMEOUT: Final = -32001

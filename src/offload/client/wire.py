@@ -69,7 +69,9 @@ class WireClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def call(self, method: str, params: dict[str, Any] | None = None, *, meta: dict[str, Any] | None = None) -> Reply:
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, meta: dict[str, Any] | None = None
+    ) -> Reply:
         """Send one request; return its result and the notifications streamed before it."""
         params = dict(params or {})
         params["_meta"] = {

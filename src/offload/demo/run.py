@@ -72,7 +72,9 @@ def _short(task_id: str) -> str:
     return f"{task_id[:10]}…"
 
 
-async def _follow(client: WireClient, task: dict[str, Any], t0: float, answers: dict[str, Any] | None = None) -> dict[str, Any]:
+async def _follow(
+    client: WireClient, task: dict[str, Any], t0: float, answers: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Poll a task at its pollIntervalMs, printing each change; answer questions as they come."""
     task_id = task["taskId"]
     seen: tuple[Any, ...] = ()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -78,7 +78,7 @@ class TaskRuntime:
     def started(self) -> bool:
         return self._tg is not None
 
-    def spawn(self, fn: Callable[[], Awaitable[Any]]) -> None:
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         if self._tg is None:
             raise RuntimeError("the task runtime is not running (enter TaskRuntime.running())")
         self._tg.start_soon(fn)
@@ -160,7 +160,8 @@ class TaskRuntime:
             ex.cancel("Cancelled at the client's request")
             return
         updated = await self.store.update(
-            task_id, {"status": "cancelled", "status_message": "Cancelled at the client's request", "input_requests": {}}
+            task_id,
+            {"status": "cancelled", "status_message": "Cancelled at the client's request", "input_requests": {}},
         )
         if updated is not None:
             self.published(updated)
@@ -204,7 +205,9 @@ class TaskRuntime:
         elif policy.retry:
             reason = "The worker running this task was lost and the task cannot be run again here"
         else:
-            reason = "The server running this task stopped before it finished (worker lost); the tool is not safe to retry"
+            reason = (
+                "The server running this task stopped before it finished (worker lost); the tool is not safe to retry"
+            )
         updated = await self.store.update(
             record.task_id,
             {

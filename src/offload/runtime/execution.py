@@ -106,6 +106,15 @@ def error_to_dict(exc: BaseException) -> dict[str, Any]:
     return {"code": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"}
 
 
+def _failed(message: str) -> Change:
+    return {
+        "status": "failed",
+        "error": {"code": INTERNAL_ERROR, "message": message},
+        "status_message": message,
+        "input_requests": {},
+    }
+
+
 class Execution:
     """The running tool behind one call, and the bookkeeping that makes it a task."""
 
@@ -194,17 +203,14 @@ class Execution:
             return {"status": "failed", "error": value, "status_message": value.get("message"), "input_requests": {}}
         result = result_to_dict(value)
         if result.get("resultType") == "input_required":
-            err = {
-                "code": INTERNAL_ERROR,
-                "message": "The tool returned an InputRequiredResult after it became a task; "
-                "ask for input with ctx.elicit() inside a task",
-            }
-            return {"status": "failed", "error": err, "status_message": err["message"], "input_requests": {}}
+            return _failed(
+                "The tool returned an InputRequiredResult after it became a task; "
+                "ask for input with ctx.elicit() inside a task"
+            )
         limit = self.runtime.max_result_bytes
         size = len(json.dumps(result, separators=(",", ":")))
         if size > limit:
-            err = {"code": INTERNAL_ERROR, "message": f"Tool result is {size} bytes, over the store limit of {limit}"}
-            return {"status": "failed", "error": err, "status_message": err["message"], "input_requests": {}}
+            return _failed(f"Tool result is {size} bytes, over the store limit of {limit}")
         change: Change = {"status": "completed", "result": result, "input_requests": {}}
         if self.status_message is not None:
             change["status_message"] = self.status_message

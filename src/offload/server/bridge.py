@@ -24,10 +24,12 @@ from offload.store import TaskRecord
 
 def inline_channel(ctx: ServerRequestContext[Any, Any]) -> DispatchContext[Any]:
     """The original request's back-channel, where inline progress and logs belong."""
-    return ctx.session._request_outbound  # noqa: SLF001 - no public accessor in mcp 2.3
+    return ctx.session._request_outbound
 
 
-def _task_session(dispatch: TaskDispatch, protocol_version: str, client_info: Any, caps: Any, meta: Any) -> ServerSession:
+def _task_session(
+    dispatch: TaskDispatch, protocol_version: str, client_info: Any, caps: Any, meta: Any
+) -> ServerSession:
     conn = Connection.from_envelope(protocol_version, client_info, caps, outbound=dispatch)
     return ServerSession(dispatch, conn, request_meta=meta)
 
@@ -77,4 +79,4 @@ async def rerun_tool(server: MCPServer[Any], lifespan_context: Any, record: Task
         request_id=record.task_id,
     )
     # The SDK's own tools/call handler, below the extension interceptors: same error mapping as a live call.
-    return await server._handle_call_tool(ctx, params)  # noqa: SLF001
+    return await server._handle_call_tool(ctx, params)

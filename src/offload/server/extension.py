@@ -1,11 +1,11 @@
 """`Tasks`: the io.modelcontextprotocol/tasks extension for an `MCPServer`.
 
-    tasks = Tasks("sqlite:///tasks.db")
-    server = MCPServer("demo", extensions=[tasks], lifespan=tasks.lifespan)
+tasks = Tasks("sqlite:///tasks.db")
+server = MCPServer("demo", extensions=[tasks], lifespan=tasks.lifespan)
 
-    @server.tool()
-    @tasks.tool(mode="auto")
-    async def build(ctx: Context) -> str: ...
+@server.tool()
+@tasks.tool(mode="auto")
+async def build(ctx: Context) -> str: ...
 """
 
 from __future__ import annotations
@@ -167,7 +167,9 @@ class Tasks(Extension):
                     declared,
                     budget_s=d.budget_s if declared.budget_s is None else declared.budget_s,
                     ttl_ms=d.ttl_ms if declared.ttl_ms is None else declared.ttl_ms,
-                    poll_interval_ms=d.poll_interval_ms if declared.poll_interval_ms is None else declared.poll_interval_ms,
+                    poll_interval_ms=d.poll_interval_ms
+                    if declared.poll_interval_ms is None
+                    else declared.poll_interval_ms,
                     input_timeout_s=d.input_timeout_s if declared.input_timeout_s is None else declared.input_timeout_s,
                 )
             self._resolved[tool] = resolved

@@ -23,4 +23,13 @@ def open_store(url: str) -> TaskStore:
     raise ValueError(f"unsupported store URL {url!r}: expected sqlite:///PATH or memory://")
 
 
-__all__ = ["DEFAULT_STORE_URL", "Change", "MemoryStore", "SQLiteStore", "TaskRecord", "TaskStore", "now_ms", "open_store"]
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "Change",
+    "MemoryStore",
+    "SQLiteStore",
+    "TaskRecord",
+    "TaskStore",
+    "now_ms",
+    "open_store",
+]

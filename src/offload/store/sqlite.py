@@ -298,9 +298,7 @@ class SQLiteStore(TaskStore):
 
     async def purge_expired(self, at_ms: int) -> int:
         def op(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "DELETE FROM tasks WHERE expires_ms IS NOT NULL AND expires_ms <= ?", (at_ms,)
-            ).rowcount
+            return conn.execute("DELETE FROM tasks WHERE expires_ms IS NOT NULL AND expires_ms <= ?", (at_ms,)).rowcount
 
         return await self._write(op)
 
