@@ -80,3 +80,18 @@ async def rerun_tool(server: MCPServer[Any], lifespan_context: Any, record: Task
     )
     # The SDK's own tools/call handler, below the extension interceptors: same error mapping as a live call.
     return await server._handle_call_tool(ctx, params)
+
+
+async def notify_on_request(ctx: ServerRequestContext[Any, Any], method: str, params: dict[str, Any]) -> None:
+    """Send a raw notification on the request's own stream (the SDK wants typed core notifications)."""
+    await inline_channel(ctx).notify(method, params)
+
+
+def server_info_stamp(server: MCPServer[Any]) -> dict[str, Any]:
+    """The `serverInfo` a middleware that answers by itself must put in `_meta` (runner.py)."""
+    return dict(server._lowlevel_server.server_info_stamp)
+
+
+def subscription_bus(server: MCPServer[Any]) -> Any:
+    """The server's core event bus, so a tasks listen stream can carry core events too."""
+    return server._subscriptions

@@ -24,21 +24,20 @@ from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import decode_header_value
 from mcp_types import CallToolRequestParams
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from offload.protocol import (
     EXTENSION_ID,
     HEADER_MISMATCH,
     INVALID_PARAMS,
-    MISSING_REQUIRED_CLIENT_CAPABILITY,
     MODERN_VERSION,
     TASK_METHODS,
     TaskIdParams,
     UpdateTaskParams,
-    required_capabilities_data,
 )
 from offload.runtime import TaskMode, TaskPolicy, TaskRuntime
 from offload.server import bridge
+from offload.server.gates import declares_tasks, missing_capability
+from offload.server.listen import TaskListen
 from offload.store import DEFAULT_STORE_URL, TaskRecord, TaskStore, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,22 +53,6 @@ def create_task_result(record: TaskRecord) -> dict[str, Any]:
         out.pop(key, None)
     out["resultType"] = "task"
     return out
-
-
-def declares_tasks(ctx: ServerRequestContext[Any, Any]) -> bool:
-    """Did this request (not the connection: 2026-07-28 is per request) declare the extension?"""
-    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-        return False  # a 2025-11-25 client cannot receive a task (sdk-hooks friction 2)
-    caps = ctx.session.client_capabilities
-    return bool(caps is not None and caps.extensions and EXTENSION_ID in caps.extensions)
-
-
-def missing_capability(what: str) -> MCPError:
-    return MCPError(
-        code=MISSING_REQUIRED_CLIENT_CAPABILITY,
-        message=f"{what} requires the client to declare the {EXTENSION_ID} extension",
-        data=required_capabilities_data(),
-    )
 
 
 class Tasks(Extension):
@@ -207,6 +190,8 @@ class Tasks(Extension):
         self._server = server
         if self._check_mcp_name not in server.middleware:
             server.middleware.append(self._check_mcp_name)
+        if not any(isinstance(m, TaskListen) for m in server.middleware):
+            server.middleware.append(TaskListen(self, server))
 
         async def rerun(record: TaskRecord, dispatch: Any) -> Any:
             return await bridge.rerun_tool(server, self._lifespan_context, record, dispatch)

@@ -1,0 +1,125 @@
+"""`notifications/tasks` on `subscriptions/listen` (tasks.md "Task Status Notifications").
+
+The SDK's listen handler drops unknown filter keys, so a listen request that carries `taskIds`
+is served here in full: the acknowledgement (with the task ids honored), the core events the
+client asked for from the server's bus, and one `notifications/tasks` frame per task change,
+each the complete task exactly as `tasks/get` would return it. Requests without `taskIds` go
+to the SDK untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import MCPServer, authenticated_principal
+from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY, event_matches, event_to_notification
+from mcp_types import SubscriptionFilter
+from pydantic import ValidationError
+
+from offload.protocol import INVALID_PARAMS
+from offload.server import bridge
+from offload.server.gates import declares_tasks, missing_capability
+from offload.store import TaskRecord, now_ms
+
+if TYPE_CHECKING:
+    from offload.server.extension import Tasks
+
+logger = logging.getLogger(__name__)
+
+MAX_TASK_IDS = 1000
+MAX_BACKLOG = 1024
+
+
+class TaskListen:
+    """Server middleware: takes over `subscriptions/listen` requests that name `taskIds`."""
+
+    def __init__(self, tasks: Tasks, server: MCPServer[Any]) -> None:
+        self.tasks = tasks
+        self.server = server
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "subscriptions/listen":
+            return await call_next(ctx)
+        wanted = (ctx.params or {}).get("notifications")
+        if not isinstance(wanted, dict) or "taskIds" not in wanted:
+            return await call_next(ctx)
+        if not declares_tasks(ctx):
+            raise missing_capability("Task status notifications")
+        task_ids = wanted["taskIds"]
+        if not isinstance(task_ids, list) or not all(isinstance(t, str) for t in task_ids):
+            raise MCPError(code=INVALID_PARAMS, message="notifications.taskIds must be a list of task id strings")
+        if len(task_ids) > MAX_TASK_IDS:
+            raise MCPError(code=INVALID_PARAMS, message=f"at most {MAX_TASK_IDS} taskIds per listen request")
+        try:
+            core = SubscriptionFilter.model_validate({k: v for k, v in wanted.items() if k != "taskIds"})
+        except ValidationError:
+            raise MCPError(code=INVALID_PARAMS, message="invalid notifications filter") from None
+        return await self._serve(ctx, task_ids, core)
+
+    async def _serve(
+        self, ctx: ServerRequestContext[Any, Any], task_ids: list[str], requested: SubscriptionFilter
+    ) -> dict[str, Any]:
+        principal = authenticated_principal(ctx)
+        now = now_ms()
+        current: dict[str, TaskRecord] = {}
+        for task_id in dict.fromkeys(task_ids):
+            record = await self.tasks.store.get(task_id)
+            # Only the caller's own live tasks are honored; others are left out of the ack silently.
+            if record is not None and record.principal == principal and not record.expired(now):
+                current[task_id] = record
+        honored = SubscriptionFilter(
+            tools_list_changed=True if requested.tools_list_changed else None,
+            prompts_list_changed=True if requested.prompts_list_changed else None,
+            resources_list_changed=True if requested.resources_list_changed else None,
+            resource_subscriptions=list(requested.resource_subscriptions) if requested.resource_subscriptions else None,
+        )
+        uris = frozenset(honored.resource_subscriptions or ())
+        meta = {SUBSCRIPTION_ID_META_KEY: ctx.request_id}
+        send, recv = anyio.create_memory_object_stream[tuple[str, dict[str, Any]]](MAX_BACKLOG)
+
+        def push(item: tuple[str, dict[str, Any]]) -> None:
+            try:
+                send.send_nowait(item)
+            except (anyio.WouldBlock, anyio.ClosedResourceError):
+                logger.warning("listen stream %r is not being read; ending it", ctx.request_id)
+                send.close()
+
+        def on_task(record: TaskRecord) -> None:
+            if record.task_id in current:
+                push(("notifications/tasks", {**record.wire(), "_meta": meta}))
+
+        def on_event(event: Any) -> None:
+            if event_matches(honored, uris, event):
+                note = event_to_notification(event, meta).model_dump(by_alias=True, mode="json", exclude_none=True)
+                push((note["method"], note.get("params") or {}))
+
+        # Subscribe before acknowledging so no change between the two is lost.
+        self.tasks.runtime.listeners.add(on_task)
+        unsubscribe = bridge.subscription_bus(self.server).subscribe(on_event)
+        try:
+            ack = {"notifications": {**honored.model_dump(by_alias=True, exclude_none=True), "taskIds": list(current)}}
+            await bridge.notify_on_request(ctx, "notifications/subscriptions/acknowledged", {**ack, "_meta": meta})
+            # Then each task's state as of now, so a change made before the subscription is not missed.
+            for task_id in current:
+                fresh = await self.tasks.store.get(task_id)
+                if fresh is not None:
+                    push(("notifications/tasks", {**fresh.wire(), "_meta": meta}))
+            async for method, params in recv:
+                await bridge.notify_on_request(ctx, method, params)
+        finally:
+            self.tasks.runtime.listeners.discard(on_task)
+            try:
+                unsubscribe()
+            except Exception:
+                logger.exception("unsubscribing a listen stream failed")
+            send.close()
+            recv.close()
+        return {"resultType": "complete", "_meta": {**meta, **_server_info(self.server)}}
+
+
+def _server_info(server: MCPServer[Any]) -> dict[str, Any]:
+    return {"io.modelcontextprotocol/serverInfo": bridge.server_info_stamp(server)}
