@@ -118,7 +118,10 @@ class TaskStore(abc.ABC):
 
     @abc.abstractmethod
     async def create(self, record: TaskRecord) -> None:
-        """Persist a new task; when this returns, `get` on any instance finds it."""
+        """Persist a new task; when this returns, `get` on any instance finds it.
+
+        Raises ValueError if a task with this id already exists (the stored one is kept).
+        """
 
     @abc.abstractmethod
     async def get(self, task_id: str) -> TaskRecord | None:

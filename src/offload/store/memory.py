@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 from offload.store.base import Change, TaskRecord, TaskStore, now_ms
 
 
 class MemoryStore(TaskStore):
+    """Holds deep copies: what callers pass in or get back never aliases the stored task."""
+
     def __init__(self) -> None:
         self.url = "memory://"
         self._tasks: dict[str, TaskRecord] = {}
@@ -15,20 +18,20 @@ class MemoryStore(TaskStore):
     async def create(self, record: TaskRecord) -> None:
         if record.task_id in self._tasks:
             raise ValueError(f"task {record.task_id!r} already exists")
-        self._tasks[record.task_id] = record.copy()
+        self._tasks[record.task_id] = deepcopy(record)
 
     async def get(self, task_id: str) -> TaskRecord | None:
         rec = self._tasks.get(task_id)
-        return None if rec is None else rec.copy()
+        return None if rec is None else deepcopy(rec)
 
     async def update(self, task_id: str, change: Change) -> TaskRecord | None:
         rec = self._tasks.get(task_id)
         if rec is None or rec.terminal:
             return None
         for key, value in change.items():
-            setattr(rec, key, value)
+            setattr(rec, key, deepcopy(value))
         rec.updated_ms = max(now_ms(), rec.updated_ms)
-        return rec.copy()
+        return deepcopy(rec)
 
     async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
         rec = self._tasks.get(task_id)
@@ -56,7 +59,7 @@ class MemoryStore(TaskStore):
                 break
             if not rec.terminal and rec.lease_ms is not None and rec.lease_ms < at_ms:
                 rec.owner, rec.lease_ms, rec.attempts = owner, lease_ms, rec.attempts + 1
-                claimed.append(rec.copy())
+                claimed.append(deepcopy(rec))
         return claimed
 
     async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -178,17 +180,28 @@ class SQLiteStore(TaskStore):
         self.url = f"sqlite:///{self.path}"
         self._reader: sqlite3.Connection | None = None
         self._writer: _Writer | None = None
+        self._tmpdir: str | None = None
 
     async def open(self) -> None:
         if self._writer is not None:
             return
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        writer = _Writer(self.path)
-        migrate(writer.conn)
+        path = self.path
+        if path == ":memory:":
+            # The reader and the writer are two connections, and each ":memory:" connection is its
+            # own empty database: use a private file instead, removed on close.
+            self._tmpdir = tempfile.mkdtemp(prefix="offload-store-")
+            path = str(Path(self._tmpdir) / "tasks.db")
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer = _Writer(path)
+        try:
+            migrate(writer.conn)
+        except BaseException:
+            writer.conn.close()
+            raise
         writer.start()
         self._writer = writer
-        self._reader = _connect(self.path)
+        self._reader = _connect(path)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -198,6 +211,9 @@ class SQLiteStore(TaskStore):
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
 
     def _read(self) -> sqlite3.Connection:
         if self._reader is None:
@@ -235,12 +251,17 @@ class SQLiteStore(TaskStore):
         )
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO tasks (task_id, tool, status, status_message, created_ms, updated_ms, ttl_ms, "
-                "expires_ms, poll_interval_ms, principal, owner, lease_ms, attempts, result, error, "
-                "input_requests, request) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                row,
-            )
+            try:
+                conn.execute(
+                    "INSERT INTO tasks (task_id, tool, status, status_message, created_ms, updated_ms, ttl_ms, "
+                    "expires_ms, poll_interval_ms, principal, owner, lease_ms, attempts, result, error, "
+                    "input_requests, request) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    row,
+                )
+            except sqlite3.IntegrityError as exc:  # a duplicate id: the ValueError every backend raises
+                if exc.sqlite_errorname != "SQLITE_CONSTRAINT_PRIMARYKEY":
+                    raise
+                raise ValueError(f"task {record.task_id!r} already exists") from exc
 
         await self._write(op)
 

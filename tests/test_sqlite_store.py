@@ -1,0 +1,331 @@
+"""What only the SQLite backend promises: a file that survives restarts, a versioned schema, URLs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import anyio
+import pytest
+
+from offload.store import DEFAULT_STORE_URL, MemoryStore, SQLiteStore, TaskRecord, open_store
+from offload.store.sqlite import SCHEMA_VERSION
+
+T0 = 1_700_000_000_000
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _record(task_id: str, **fields: object) -> TaskRecord:
+    base: dict[str, object] = {
+        "tool": "slow_tool",
+        "status": "input_required",
+        "status_message": "waiting",
+        "created_ms": T0,
+        "ttl_ms": 3_600_000,
+        "poll_interval_ms": 500,
+        "principal": "user:alice",
+        "owner": "instance-a",
+        "lease_ms": T0 + 30_000,
+        "attempts": 2,
+        "input_requests": {"elicitation-1.1": {"method": "elicitation/create", "params": {"message": "name?"}}},
+        "request": {"name": "slow_tool", "arguments": {"n": [1, 2, {"x": None}]}, "_meta": {"k": "ü"}},
+    }
+    base.update(fields)
+    return TaskRecord(task_id=task_id, **base)  # type: ignore[arg-type]
+
+
+def _user_version(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.mark.anyio
+async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    store = SQLiteStore(path)
+    await store.open()
+    kept = _record("kept")
+    done = _record("done", status="working", input_requests={})
+    gone = _record("gone", ttl_ms=1)
+    for rec in (kept, done, gone):
+        await store.create(rec)
+    finished = await store.update("done", {"status": "completed", "result": {"content": [{"type": "text"}]}})
+    assert finished is not None
+    assert await store.purge_expired(T0 + 1) == 1
+    await store.close()
+
+    reopened = SQLiteStore(path)
+    await reopened.open()
+    try:
+        assert await reopened.get("kept") == kept
+        assert await reopened.get("done") == finished
+        assert await reopened.get("gone") is None
+        # still a working store after the restart, terminal still final
+        assert await reopened.update("done", {"status": "cancelled"}) is None
+        taken = await reopened.answer("kept", {"elicitation-1.1": {"action": "accept"}})
+        assert taken == {"elicitation-1.1": {"action": "accept"}}
+        claimed = await reopened.claim_orphans(T0 + 30_001, "instance-b", T0 + 90_000)
+        assert [rec.task_id for rec in claimed] == ["kept"]
+    finally:
+        await reopened.close()
+
+    third = SQLiteStore(path)
+    await third.open()
+    try:
+        got = await third.get("kept")
+        assert got is not None
+        assert (got.status, got.input_requests, got.owner, got.attempts) == ("working", {}, "instance-b", 3)
+    finally:
+        await third.close()
+
+
+@pytest.mark.anyio
+async def test_writes_are_visible_to_another_instance_on_the_same_file(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    a, b = SQLiteStore(path), SQLiteStore(path)
+    await a.open()
+    await b.open()
+    try:
+        await a.create(_record("t1"))
+        assert await b.get("t1") == _record("t1")
+        with pytest.raises(ValueError, match="already exists"):
+            await b.create(_record("t1", tool="other"))
+        assert await b.update("t1", {"status": "completed", "result": {}}) is not None
+        assert await a.update("t1", {"status": "cancelled"}) is None
+        got = await a.get("t1")
+        assert got is not None and got.status == "completed"
+    finally:
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.anyio
+async def test_two_instances_claiming_the_same_file_never_share_a_task(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    stores = [SQLiteStore(path) for _ in range(3)]
+    for s in stores:
+        await s.open()
+    try:
+        ids = [f"orphan-{i}" for i in range(40)]
+        for tid in ids:
+            await stores[0].create(_record(tid, status="working", input_requests={}, lease_ms=T0 - 1))
+        claims: dict[str, list[str]] = {}
+
+        async def claimer(idx: int) -> None:
+            owner = f"instance-{idx}"
+            mine = claims.setdefault(owner, [])
+            while got := await stores[idx].claim_orphans(T0, owner, T0 + 60_000, limit=3):
+                mine.extend(rec.task_id for rec in got)
+                await anyio.sleep(0)
+
+        async with anyio.create_task_group() as tg:
+            for idx in range(len(stores)):
+                tg.start_soon(claimer, idx)
+
+        claimed = [tid for tids in claims.values() for tid in tids]
+        assert sorted(claimed) == sorted(ids)
+        for owner, tids in claims.items():
+            for tid in tids:
+                got = await stores[0].get(tid)
+                assert got is not None and got.owner == owner and got.attempts == 3
+    finally:
+        for s in stores:
+            await s.close()
+
+
+@pytest.mark.anyio
+async def test_schema_version_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    assert SCHEMA_VERSION >= 1
+    assert _user_version(path) == SCHEMA_VERSION
+    # opening an up-to-date file again migrates nothing and keeps the data
+    store = SQLiteStore(path)
+    await store.open()
+    await store.create(_record("x"))
+    await store.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.get("x") == _record("x")
+    finally:
+        await store.close()
+    assert _user_version(path) == SCHEMA_VERSION
+
+
+@pytest.mark.anyio
+async def test_file_from_a_newer_offload_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE future_things (x)")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+
+    store = SQLiteStore(path)
+    with pytest.raises(RuntimeError, match=rf"schema v{SCHEMA_VERSION + 1} is newer than this offload"):
+        await store.open()
+    # nothing was changed, and the store did not half-open
+    assert _user_version(path) == SCHEMA_VERSION + 1
+    conn = sqlite3.connect(path)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert tables == {"future_things"}
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.get("x")
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.create(_record("x"))
+    await store.close()  # harmless
+
+
+@pytest.mark.anyio
+async def test_open_and_close_are_idempotent(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "tasks.db")
+    await store.open()
+    await store.open()
+    await store.create(_record("a"))
+    await store.close()
+    await store.close()
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.update("a", {"status_message": "x"})
+
+
+@pytest.mark.anyio
+async def test_open_creates_missing_parent_directories(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "tasks.db"
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    assert path.exists()
+
+
+# -- open_store URLs --
+
+
+@pytest.mark.anyio
+async def test_open_store_relative_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///rel.db")
+    assert isinstance(store, SQLiteStore)
+    assert store.path == "rel.db"
+    await store.open()
+    try:
+        await store.create(_record("r"))
+    finally:
+        await store.close()
+    assert (tmp_path / "rel.db").is_file()
+    assert _user_version(tmp_path / "rel.db") == SCHEMA_VERSION
+
+
+@pytest.mark.anyio
+async def test_open_store_relative_sqlite_url_with_directories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///data/sub/tasks.db")
+    assert isinstance(store, SQLiteStore)
+    await store.open()
+    await store.close()
+    assert (tmp_path / "data" / "sub" / "tasks.db").is_file()
+
+
+@pytest.mark.anyio
+async def test_open_store_absolute_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    target = tmp_path / "abs" / "path.db"
+    assert str(target).startswith("/")
+    url = f"sqlite:///{target}"  # four slashes: sqlite:////abs/path.db
+    assert url.startswith("sqlite:////")
+    store = open_store(url)
+    assert isinstance(store, SQLiteStore)
+    assert store.path == str(target)
+    assert store.url == url
+    await store.open()
+    try:
+        await store.create(_record("a"))
+    finally:
+        await store.close()
+    assert target.is_file()
+    assert not any(elsewhere.iterdir())  # nothing written relative to the working directory
+
+
+def test_store_url_round_trips_through_open_store(tmp_path: Path) -> None:
+    for path in ("rel.db", "sub/dir/t.db", str(tmp_path / "abs.db")):
+        store = SQLiteStore(path)
+        again = open_store(store.url)
+        assert isinstance(again, SQLiteStore) and again.path == path
+
+
+def test_default_store_url_is_a_relative_sqlite_file() -> None:
+    store = open_store(DEFAULT_STORE_URL)
+    assert isinstance(store, SQLiteStore)
+    assert not store.path.startswith("/")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("url", ["memory://", "memory:"])
+async def test_open_store_memory_url(url: str) -> None:
+    store = open_store(url)
+    assert isinstance(store, MemoryStore)
+    assert store.url == "memory://"
+    await store.open()
+    await store.create(_record("m"))
+    assert await store.get("m") == _record("m")
+    await store.close()
+    assert open_store(url) is not store  # a fresh store each time
+
+
+@pytest.mark.anyio
+async def test_open_store_sqlite_in_memory_url_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///:memory:")
+    assert isinstance(store, SQLiteStore)
+    await store.open()
+    try:
+        await store.create(_record("m"))
+        assert await store.get("m") == _record("m")
+        assert await store.update("m", {"status": "completed", "result": {}}) is not None
+        assert len(await store.claim_orphans(T0 + 10**9, "x", 0)) == 0
+    finally:
+        await store.close()
+    assert not any(tmp_path.iterdir())  # no file named ":memory:" left behind
+    # a fresh in-memory store starts empty
+    fresh = open_store("sqlite:///:memory:")
+    await fresh.open()
+    try:
+        assert await fresh.get("m") is None
+    finally:
+        await fresh.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "postgres://db/tasks",
+        "redis://localhost",
+        "sqlite:",
+        "memory",
+        "file:///tmp/x.db",
+        "tasks.db",
+        "SQLITE:///x",
+    ],
+)
+def test_open_store_rejects_unsupported_urls(url: str) -> None:
+    with pytest.raises(ValueError, match=r"unsupported store URL .*expected sqlite:///PATH or memory://"):
+        open_store(url)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///"])
+def test_open_store_rejects_sqlite_url_without_a_path(url: str) -> None:
+    with pytest.raises(ValueError, match=r"names no file: use sqlite:///PATH"):
+        open_store(url)
