@@ -137,7 +137,9 @@ class Execution:
         self.settled = anyio.Event()
         self.promoted = anyio.Event()
         self.scope = anyio.CancelScope()
-        self._lock = anyio.Lock()
+        # fast_acquire: settling must not yield, or a tool that answers at once (an MRTR InputRequiredResult)
+        # misses the interceptor's one-turn window and is promoted to a task (tests/test_e2e_modes.py).
+        self._lock = anyio.Lock(fast_acquire=True)
         self._outstanding: dict[str, dict[str, Any]] = {}
         self._answers: dict[str, _Answer] = {}
         self._seq = 0

@@ -1,0 +1,32 @@
+"""Fixtures for the end-to-end suite: one real `offload serve` process shared by the session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import Client, ServerProcess
+
+
+@pytest.fixture(scope="session")
+def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """tests/servers/e2e_server.py over HTTP with a real SQLite file."""
+    base = tmp_path_factory.mktemp("e2e-server")
+    srv = ServerProcess("e2e_server.py", base / "tasks.db", base / "server.log")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def client(e2e_server: ServerProcess) -> Iterator[Client]:
+    c = Client(e2e_server.url)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def marker(tmp_path: Path) -> str:
+    """A per-test file prefix the test tools use for start counts, gates and cleanup markers."""
+    return str(tmp_path / "tool")

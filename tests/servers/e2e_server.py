@@ -1,0 +1,226 @@
+"""The main end-to-end test server: one tool per behaviour the suite checks.
+
+Served with `offload serve tests/servers/e2e_server.py --port N --store sqlite:///...`.
+Tools that must be observed from outside take a `path` (a file under the test's tmp dir):
+they count their starts in `path.starts`, write `path.cleanup` when they end, and wait for
+`path.go*` gate files the test creates, so nothing depends on timing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
+from pydantic import BaseModel
+
+from offload import Tasks
+
+tasks = Tasks(
+    "memory://",
+    budget_s=0.25,
+    poll_interval_ms=500,
+    ttl_ms=600_000,
+    input_timeout_s=60.0,
+    sweep_interval_s=0.1,
+    max_result_bytes=64 * 1024,
+    max_update_bytes=4096,
+)
+server = MCPServer("offload-e2e", extensions=[tasks], lifespan=tasks.lifespan)
+
+GATE_TIMEOUT_S = 30.0
+
+
+def count_start(path: str) -> int:
+    starts = Path(path + ".starts")
+    n = int(starts.read_text()) + 1 if starts.exists() else 1
+    starts.write_text(str(n))
+    return n
+
+
+async def wait_for_file(path: str) -> None:
+    with anyio.fail_after(GATE_TIMEOUT_S):
+        while not Path(path).exists():
+            await anyio.sleep(0.02)
+
+
+class Name(BaseModel):
+    name: str
+
+
+class Color(BaseModel):
+    color: str
+
+
+# -- modes --
+
+
+@server.tool()
+@tasks.tool(mode="forbidden")
+async def never_task(x: int) -> str:
+    return f"forbidden:{x}"
+
+
+@server.tool()
+@tasks.tool(mode="optional")
+async def maybe_task(x: int) -> str:
+    await anyio.sleep(0.05)
+    return f"optional:{x}"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def always_task(x: int) -> str:
+    await anyio.sleep(0.05)
+    return f"required:{x}"
+
+
+@server.tool()
+@tasks.tool(mode="auto", budget_s=1.0)
+async def auto_tool(path: str, gated: bool) -> str:
+    """Fast unless `gated`: then it waits for `path.go`, well past its budget."""
+    n = count_start(path)
+    if gated:
+        await wait_for_file(path + ".go")
+    return f"auto done after {n} start(s)"
+
+
+# -- MRTR before the task --
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def confirm_first(ctx: Context) -> InputRequiredResult | str:
+    answer = (ctx.input_responses or {}).get("confirm")
+    if answer is None:
+        ask = ElicitRequest(
+            params=ElicitRequestFormParams(
+                message="Really do it?",
+                requested_schema={"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
+            )
+        )
+        return InputRequiredResult(input_requests={"confirm": ask})
+    await anyio.sleep(0.05)
+    content = getattr(answer, "content", None) or {}
+    return f"confirmed ok={content.get('ok')}"
+
+
+# -- results, errors, progress, policy fields --
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def tool_error() -> str:
+    await anyio.sleep(0.05)
+    raise ValueError("the widget is broken")
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def rpc_error() -> str:
+    await anyio.sleep(0.05)
+    raise MCPError(code=-32050, message="upstream API rate limit exceeded")
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def huge_result() -> str:
+    await anyio.sleep(0.05)
+    return "x" * (200 * 1024)
+
+
+@server.tool()
+@tasks.tool(mode="required", ttl_ms=98_765, poll_interval_ms=1_234)
+async def tuned(x: int) -> str:
+    return f"tuned:{x}"
+
+
+@server.tool()
+@tasks.tool(mode="required", ttl_ms=300)
+async def short_lived() -> str:
+    return "gone soon"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def staged(path: str, ctx: Context) -> str:
+    await ctx.report_progress(1, 3, message="stage one: fetching")
+    await wait_for_file(path + ".go1")
+    await ctx.report_progress(2, 3, message="stage two: crunching")
+    await wait_for_file(path + ".go2")
+    return "staged done"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def gated(path: str) -> str:
+    """Runs until `path.go` exists; writes `path.cleanup` however it ends."""
+    count_start(path)
+    try:
+        await wait_for_file(path + ".go")
+        return "gated done"
+    finally:
+        Path(path + ".cleanup").write_text("cleaned up")
+
+
+# -- input mid-task --
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def ask_name(ctx: Context) -> str:
+    r = await ctx.elicit("Please enter your name.", Name)
+    return f"Hello, {r.data.name}!" if r.action == "accept" else f"no name ({r.action})"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def ask_two(ctx: Context) -> str:
+    """Asks two questions at once."""
+    out: dict[str, str] = {}
+
+    async def name() -> None:
+        r = await ctx.elicit("Your name?", Name)
+        out["name"] = r.data.name if r.action == "accept" else r.action
+
+    async def color() -> None:
+        r = await ctx.elicit("Favourite colour?", Color)
+        out["color"] = r.data.color if r.action == "accept" else r.action
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(name)
+        tg.start_soon(color)
+    return f"{out['name']} likes {out['color']}"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def ask_twice(ctx: Context) -> str:
+    """Asks one question, then another after the first is answered."""
+    first = await ctx.elicit("First name?", Name)
+    second = await ctx.elicit("Second name?", Name)
+    return f"{first.data.name} & {second.data.name}"
+
+
+@server.tool()
+@tasks.tool(mode="required", input_timeout_s=0.5)
+async def impatient(ctx: Context) -> str:
+    r = await ctx.elicit("Quick, your name?", Name)
+    return f"got {r.data.name}"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+def confirm_first_sync(ctx: Context) -> InputRequiredResult | str:
+    """The same MRTR flow from a plain `def` tool (the SDK runs it in a worker thread)."""
+    if (ctx.input_responses or {}).get("confirm") is None:
+        ask = ElicitRequest(
+            params=ElicitRequestFormParams(
+                message="Really do it?",
+                requested_schema={"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
+            )
+        )
+        return InputRequiredResult(input_requests={"confirm": ask})
+    return "confirmed"
