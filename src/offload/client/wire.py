@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,22 @@ class RpcError(Exception):
         self.message = message
         self.data = data
         self.http_status = http_status
+
+
+class Unavailable(Exception):
+    """The server asked us to come back later (429/503) or a proxy could not reach it (502/504)."""
+
+    def __init__(self, http_status: int, retry_after_s: float | None) -> None:
+        super().__init__(f"HTTP {http_status}" + (f", retry after {retry_after_s:g} s" if retry_after_s else ""))
+        self.http_status = http_status
+        self.retry_after_s = retry_after_s
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
 
 
 @dataclass
@@ -69,17 +86,14 @@ class WireClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def call(
-        self, method: str, params: dict[str, Any] | None = None, *, meta: dict[str, Any] | None = None
-    ) -> Reply:
-        """Send one request; return its result and the notifications streamed before it."""
-        params = dict(params or {})
-        params["_meta"] = {
+    def _meta(self) -> dict[str, Any]:
+        return {
             "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
             "io.modelcontextprotocol/clientCapabilities": self.capabilities,
             "io.modelcontextprotocol/clientInfo": self.client_info,
-            **(meta or {}),
         }
+
+    def _headers_for(self, method: str, params: dict[str, Any]) -> dict[str, str]:
         headers = {
             "Accept": "application/json, text/event-stream",
             "Content-Type": "application/json",
@@ -90,10 +104,21 @@ class WireClient:
         name_key = "taskId" if method.startswith("tasks/") else _NAME_PARAM.get(method)
         if name_key is not None and isinstance(params.get(name_key), str):
             headers["Mcp-Name"] = params[name_key]
+        return headers
+
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, meta: dict[str, Any] | None = None
+    ) -> Reply:
+        """Send one request; return its result and the notifications streamed before it."""
+        params = dict(params or {})
+        params["_meta"] = {**self._meta(), **(meta or {})}
+        headers = self._headers_for(method, params)
         rid = next(self._ids)
         body = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
         resp = await self._http.post(self.url, json=body, headers=headers)
         raw = resp.content
+        if resp.status_code in (429, 502, 503, 504):
+            raise Unavailable(resp.status_code, _retry_after(resp.headers.get("retry-after")))
         notes: list[dict[str, Any]] = []
         message: dict[str, Any] | None = None
         if resp.headers.get("content-type", "").startswith("text/event-stream"):
@@ -116,6 +141,32 @@ class WireClient:
             err = message["error"]
             raise RpcError(err.get("code", -32603), err.get("message", ""), err.get("data"), resp.status_code)
         return Reply(result=message["result"], notifications=notes, raw_bytes=len(raw))
+
+    async def listen(self, task_ids: list[str]) -> AsyncIterator[dict[str, Any]]:
+        """Open `subscriptions/listen` for `taskIds`; yield each notification frame as it arrives.
+
+        The first frame is the acknowledgement. The iterator ends when the server ends the stream;
+        network errors propagate, so the caller can fall back to polling.
+        """
+        params = {"notifications": {"taskIds": list(task_ids)}, "_meta": self._meta()}
+        headers = self._headers_for("subscriptions/listen", params)
+        body = {"jsonrpc": "2.0", "id": f"listen-{next(self._ids)}", "method": "subscriptions/listen", "params": params}
+        async with self._http.stream("POST", self.url, json=body, headers=headers, timeout=None) as resp:
+            if resp.status_code != 200 or not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                raw = await resp.aread()
+                try:
+                    err = json.loads(raw).get("error", {})
+                except ValueError:
+                    err = {}
+                raise RpcError(err.get("code", -32603), err.get("message", f"HTTP {resp.status_code}"), err.get("data"))
+            async for line in resp.aiter_lines():
+                if line.startswith("data:"):
+                    frame = json.loads(line[5:])
+                    if "method" in frame:
+                        yield frame
+                    elif "error" in frame:
+                        err = frame["error"]
+                        raise RpcError(err.get("code", -32603), err.get("message", ""), err.get("data"))
 
     async def result(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return (await self.call(method, params)).result
