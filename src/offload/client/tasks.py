@@ -147,34 +147,44 @@ class TaskHandle:
         task = self.last if self.last is not None else await self.status()
         if task["status"] in TERMINAL:
             return task
-        changed = anyio.Event()
         push = _PushState()
+        outcome: dict[str, Any] | None = None
+        error: Exception | None = None
         async with anyio.create_task_group() as tg:
             if self.client.push:
-                tg.start_soon(self._listen, push, lambda: changed.set())
+                tg.start_soon(self._listen, push)
             try:
-                while True:
-                    task = self.last or task
-                    if task["status"] in TERMINAL:
-                        return task
-                    if task["status"] == "input_required":
-                        await self._handle_input(task)
-                    interval = self.client.poll_delay(task)
-                    if push.active:
-                        interval = max(interval, PUSH_SAFETY_POLL_S)
-                    with anyio.move_on_after(interval):
-                        await changed.wait()
-                    if changed.is_set():
-                        changed = anyio.Event()
-                        if push.active and self.last is not None and push.fresh:
-                            push.fresh = False
-                            continue  # the pushed task is as good as a poll
-                    task = await self.status()
+                outcome = await self._poll(task, push)
+            except Exception as exc:  # re-raised below, outside the task group, unwrapped
+                error = exc
             finally:
                 tg.cancel_scope.cancel()
-        raise AssertionError("unreachable: the loop returns or raises")  # the task group swallows nothing
+        if error is not None:
+            raise error
+        assert outcome is not None
+        return outcome
 
-    async def _listen(self, push: _PushState, wake: Any) -> None:
+    async def _poll(self, task: dict[str, Any], push: _PushState) -> dict[str, Any]:
+        """Poll at the server's pace; a pushed task change wakes the loop early and replaces a poll."""
+        while True:
+            task = self.last or task
+            if task["status"] in TERMINAL:
+                return task
+            if task["status"] == "input_required":
+                await self._handle_input(task)
+            interval = self.client.poll_delay(task)
+            if push.active:
+                interval = max(interval, PUSH_SAFETY_POLL_S)
+            with anyio.move_on_after(interval):
+                await push.changed.wait()
+            if push.changed.is_set():
+                push.changed = anyio.Event()
+                if push.active and push.fresh:
+                    push.fresh = False
+                    continue  # the pushed task is as good as a poll
+            task = await self.status()
+
+    async def _listen(self, push: _PushState) -> None:
         """Keep a `notifications/tasks` stream open; on any failure fall back to polling."""
         try:
             async for frame in self.client.wire.listen([self.task_id]):
@@ -188,13 +198,13 @@ class TaskHandle:
                     self._observe(task)
                     push.fresh = True
                     push.frames += 1
-                    wake()
+                    push.changed.set()
         except Exception as exc:
             logger.debug("push stream for %s ended: %r", self.task_id[:10], exc)
         finally:
             if push.active:
                 push.active = False
-                wake()
+                push.changed.set()
 
     async def _handle_input(self, task: dict[str, Any]) -> None:
         pending = {k: v for k, v in (task.get("inputRequests") or {}).items() if k not in self.answered}
@@ -216,9 +226,10 @@ class TaskHandle:
 
 
 class _PushState:
-    __slots__ = ("active", "frames", "fresh")
+    __slots__ = ("active", "changed", "frames", "fresh")
 
     def __init__(self) -> None:
+        self.changed = anyio.Event()
         self.active = False
         self.fresh = False
         self.frames = 0

@@ -1,0 +1,70 @@
+"""Server for the client tests: counts the requests it sees, and can refuse push (NO_PUSH=1)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Any
+
+import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from offload import Tasks
+
+seen: Counter[str] = Counter()
+POLL_MS = int(os.environ.get("POLL_MS", "300"))
+
+
+async def count(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    seen[ctx.method] += 1
+    if ctx.method == "subscriptions/listen" and os.environ.get("NO_PUSH"):
+        raise MCPError(code=-32601, message="push disabled for this test")
+    return await call_next(ctx)
+
+
+tasks = Tasks(poll_interval_ms=POLL_MS, lease_s=1.0, sweep_interval_s=0.2)
+server = MCPServer("client-tests", extensions=[tasks], lifespan=tasks.lifespan, middleware=[count])
+
+
+@server.custom_route("/stats", methods=["GET"])
+async def stats(request: Request) -> JSONResponse:
+    return JSONResponse(dict(seen))
+
+
+@server.tool()
+def echo(text: str) -> str:
+    return text
+
+
+@server.tool()
+@tasks.tool(mode="optional")
+async def sleepy(seconds: float, ctx: Context) -> str:
+    await ctx.report_progress(0, 1, "sleeping")
+    await anyio.sleep(seconds)
+    return f"slept {seconds}"
+
+
+class Name(BaseModel):
+    name: str
+
+
+@server.tool()
+@tasks.tool(mode="optional")
+async def ask_twice(ctx: Context) -> str:
+    first = await ctx.elicit("First name?", Name)
+    second = await ctx.elicit("Last name?", Name)
+    if first.action != "accept" or second.action != "accept":
+        return "declined"
+    return f"{first.data.name} {second.data.name}"
+
+
+@server.tool()
+@tasks.tool(mode="optional")
+async def explode() -> str:
+    await anyio.sleep(0.1)
+    raise MCPError(code=-32050, message="the pipeline exploded")
