@@ -212,7 +212,7 @@ async def impatient(ctx: Context) -> str:
 
 
 @server.tool()
-@tasks.tool(mode="required")
+@tasks.tool(mode="required", budget_s=2.0)
 def confirm_first_sync(ctx: Context) -> InputRequiredResult | str:
     """The same MRTR flow from a plain `def` tool (the SDK runs it in a worker thread)."""
     if (ctx.input_responses or {}).get("confirm") is None:

@@ -206,8 +206,8 @@ class Execution:
         result = result_to_dict(value)
         if result.get("resultType") == "input_required":
             return _failed(
-                "The tool returned an InputRequiredResult after it became a task; "
-                "ask for input with ctx.elicit() inside a task"
+                "The tool returned an InputRequiredResult after it became a task: ask with ctx.elicit() "
+                "inside a task, or give the tool a budget_s long enough to answer MRTR before the task exists"
             )
         limit = self.runtime.max_result_bytes
         size = len(json.dumps(result, separators=(",", ":")))

@@ -138,23 +138,27 @@ class Tasks(Extension):
         self._resolved.pop(tool, None)
 
     def policy(self, tool: str) -> TaskPolicy:
-        """The effective policy of a tool: its declaration over the server defaults."""
+        """The effective policy of a tool: its declaration over the server defaults.
+
+        `budget_s` inherits the server's budget only in `auto` mode; `optional` and `required` tools
+        become tasks at once unless they declare a budget of their own (see README "Task modes").
+        """
         resolved = self._resolved.get(tool)
         if resolved is None:
-            declared = self._declared.get(tool)
             d = self.defaults
-            if declared is None:
-                resolved = d
-            else:
-                resolved = replace(
-                    declared,
-                    budget_s=d.budget_s if declared.budget_s is None else declared.budget_s,
-                    ttl_ms=d.ttl_ms if declared.ttl_ms is None else declared.ttl_ms,
-                    poll_interval_ms=d.poll_interval_ms
-                    if declared.poll_interval_ms is None
-                    else declared.poll_interval_ms,
-                    input_timeout_s=d.input_timeout_s if declared.input_timeout_s is None else declared.input_timeout_s,
-                )
+            declared = self._declared.get(tool, replace(d, budget_s=None))
+            inherited = d.budget_s if declared.mode == "auto" else 0.0
+
+            def pick(own: Any, default: Any) -> Any:
+                return default if own is None else own
+
+            resolved = replace(
+                declared,
+                budget_s=pick(declared.budget_s, inherited),
+                ttl_ms=pick(declared.ttl_ms, d.ttl_ms),
+                poll_interval_ms=pick(declared.poll_interval_ms, d.poll_interval_ms),
+                input_timeout_s=pick(declared.input_timeout_s, d.input_timeout_s),
+            )
             self._resolved[tool] = resolved
         return resolved
 
@@ -244,9 +248,9 @@ class Tasks(Extension):
         )
         try:
             # One scheduler turn lets a tool that answers at once (an MRTR InputRequiredResult, or a
-            # trivial result) settle before any task exists; `auto` then waits up to its budget.
+            # trivial result) settle before any task exists; then the tool's budget, if any.
             await anyio.lowlevel.checkpoint()
-            budget = policy.budget_s if policy.mode == "auto" else 0.0
+            budget = policy.budget_s
             if not ex.decided.is_set() and budget:
                 with anyio.move_on_after(budget):
                     await ex.decided.wait()
