@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import pytest
 
-from offload.store import MemoryStore, SQLiteStore, TaskRecord, TaskStore, now_ms
+from offload.store import MemoryStore, SQLiteStore, TaskEvent, TaskRecord, TaskStore, now_ms
 
 StoreFactory = Callable[[Path], Awaitable[TaskStore]]
 
@@ -587,7 +587,9 @@ class StoreContract:
             await store.create(rec)
 
         listed = [mine.task_id, mine_asking.task_id, mine_done.task_id, theirs.task_id, "no-such-task"]
-        assert await store.renew("me", listed, T0 + 30_000) is None
+        lost = await store.renew("me", listed, T0 + 30_000)
+        # what the owner no longer holds comes back, in the order asked: it should stop running those
+        assert lost == [mine_done.task_id, theirs.task_id, "no-such-task"]
         for rec in (mine, mine_asking):
             got = await store.get(rec.task_id)
             assert got is not None
@@ -705,3 +707,55 @@ class StoreContract:
         assert sorted(all_keys) == sorted(keys)
         got = await store.get(record.task_id)
         assert got is not None and got.status == "working" and got.input_requests == {}
+
+    # -- several instances on one store: owner-bound writes, answers waiting for the owner, events --
+
+    @pytest.mark.anyio
+    async def test_owner_bound_update_applies_only_for_the_holder(self, store: TaskStore) -> None:
+        record = make(owner="a", lease_ms=T0)
+        await store.create(record)
+        assert await store.update(record.task_id, {"status": "completed", "result": {"x": 1}}, owner="b") is None
+        got = await store.get(record.task_id)
+        assert got is not None and got.status == "working"  # the instance that lost the task cannot finish it
+        done = await store.update(record.task_id, {"status": "completed", "result": {"x": 2}}, owner="a")
+        assert done is not None and done.result == {"x": 2}
+
+    @pytest.mark.anyio
+    async def test_answers_wait_for_the_owner_until_taken(self, store: TaskStore) -> None:
+        record = self._asking(owner="runner", lease_ms=T0 + 10**9)
+        await store.create(record)
+        other = self._asking(owner="elsewhere", lease_ms=T0 + 10**9)
+        await store.create(other)
+        assert await store.answered_tasks("runner") == []
+        taken = await store.answer(record.task_id, {"elicitation-1.1": {"action": "accept"}, "bogus": 1})
+        assert taken == {"elicitation-1.1": {"action": "accept"}}
+        await store.answer(record.task_id, {"sampling-1.3": {"role": "assistant"}})
+        await store.answer(other.task_id, {"elicitation-1.2": {"action": "decline"}})
+        assert await store.answered_tasks("runner") == [record.task_id]
+        waiting = await store.take_answers(record.task_id)
+        assert waiting == {"elicitation-1.1": {"action": "accept"}, "sampling-1.3": {"role": "assistant"}}
+        assert await store.take_answers(record.task_id) == {}  # taken once
+        assert await store.answered_tasks("runner") == []
+        assert await store.answered_tasks("elsewhere") == [other.task_id]
+        assert await store.take_answers("no-such-task") == {}
+
+    @pytest.mark.anyio
+    async def test_events_reach_subscribers_until_they_unsubscribe(self, store: TaskStore) -> None:
+        seen: list[TaskEvent] = []
+        got_one = anyio.Event()
+
+        def handler(event: TaskEvent) -> None:
+            seen.append(event)
+            got_one.set()
+
+        unsubscribe = store.subscribe(handler)
+        await anyio.sleep(0.05)  # a backend with a server may need a moment to start listening
+        sent = TaskEvent("answer", "task-1", "instance-a")
+        await store.publish(sent)
+        with anyio.fail_after(10):
+            await got_one.wait()
+        assert seen == [sent]
+        unsubscribe()
+        await store.publish(TaskEvent("cancel", "task-2", "instance-a"))
+        await anyio.sleep(0.2)
+        assert seen == [sent]

@@ -329,3 +329,29 @@ def test_open_store_rejects_unsupported_urls(url: str) -> None:
 def test_open_store_rejects_sqlite_url_without_a_path(url: str) -> None:
     with pytest.raises(ValueError, match=r"names no file: use sqlite:///PATH"):
         open_store(url)
+
+
+@pytest.mark.anyio
+async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    """Schema upgrades run step by step on open; rows written by the older schema stay readable."""
+    from offload.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as db:
+        for stmt in _MIGRATIONS[1]:
+            db.execute(stmt)
+        db.execute("PRAGMA user_version=1")
+        db.execute(
+            "INSERT INTO tasks (task_id, tool, status, created_ms, updated_ms, input_requests) "
+            "VALUES ('old', 'tool', 'input_required', 1, 1, '{\"k\": {\"method\": \"elicitation/create\"}}')"
+        )
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert _user_version(path) == SCHEMA_VERSION == 2
+        old = await store.get("old")
+        assert old is not None and old.status == "input_required"
+        assert await store.answer("old", {"k": {"action": "accept"}}) == {"k": {"action": "accept"}}
+        assert await store.take_answers("old") == {"k": {"action": "accept"}}  # the v2 column works
+    finally:
+        await store.close()

@@ -14,11 +14,31 @@ def _serve(args: argparse.Namespace) -> int:
     if args.store:
         for t in tasks:
             t.use_store(args.store)
+    if args.workers:
+        for t in tasks:
+            t.set_role("front")
     if args.stdio:
         server.run("stdio")
         return 0
     print(f"offload: serving {args.target} on http://{args.host}:{args.port}/mcp", file=sys.stderr)
     serve_http(server, host=args.host, port=args.port, allowed_hosts=args.allow_host, json_response=args.json_response)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+
+    import anyio
+
+    from offload.server.app import load_target
+    from offload.server.worker import run_worker
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    server, tasks = load_target(args.target)
+    if args.store:
+        for t in tasks:
+            t.use_store(args.store)
+    anyio.run(run_worker, server, tasks)
     return 0
 
 
@@ -42,7 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-host", action="append", default=[], metavar="NAME[:PORT]", help="extra Host/Origin to accept"
     )
     serve.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE streams")
+    serve.add_argument(
+        "--workers",
+        action="store_true",
+        help="only create tasks; `offload worker` processes on the same store run them",
+    )
     serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="claim and run tasks from a shared store (no HTTP)")
+    worker.add_argument("target", help="MODULE:SERVER, MODULE, or path/to/file.py[:SERVER]")
+    worker.add_argument("--store", help="task store URL shared with the front instances")
+    worker.set_defaults(func=_worker)
 
     demo = sub.add_parser("demo", help="run an example server and a task-aware client against it")
     demo.add_argument("--dir", help="where to keep the demo's task store (default: a new temporary folder)")

@@ -1,7 +1,16 @@
 """Execution of tools as tasks: promotion, input, cancellation, leases and recovery."""
 
-from offload.runtime.engine import TaskRuntime, new_task_id
+from offload.runtime.engine import Role, TaskRuntime, new_task_id
 from offload.runtime.execution import Execution, TaskDispatch
 from offload.runtime.policy import MODES, TaskMode, TaskPolicy
 
-__all__ = ["MODES", "Execution", "TaskDispatch", "TaskMode", "TaskPolicy", "TaskRuntime", "new_task_id"]
+__all__ = [
+    "MODES",
+    "Execution",
+    "Role",
+    "TaskDispatch",
+    "TaskMode",
+    "TaskPolicy",
+    "TaskRuntime",
+    "new_task_id",
+]

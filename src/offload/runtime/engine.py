@@ -1,8 +1,15 @@
 """The task runtime: starts executions, answers for stored tasks, and keeps the store healthy.
 
-One `TaskRuntime` per server process. Its background sweeper renews the leases of the tasks this
-process runs, takes over tasks whose owner died (failing them, or running them again when the
-tool is safe to retry) and purges tasks whose TTL has passed.
+One `TaskRuntime` per process. Several processes may share one store; each task is run by the
+instance holding its lease. The background sweeper renews those leases, stops tools whose lease
+was lost, hands over answers given on other instances, takes over tasks whose owner died (failing
+them, or running them again when the tool is safe to retry), and purges tasks whose TTL passed.
+Store events (answer, cancel, changed, new) make the same things happen at once where the store
+can deliver them to every instance; the sweeper is the safety net that makes a lost event only
+a delay.
+
+Roles: `all` (the default) runs the tasks it creates and recovers orphans; `front` only creates
+tasks, for `worker` processes to claim and run.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
@@ -20,12 +27,15 @@ from mcp.shared.exceptions import MCPError
 from offload.protocol import EXPIRED_MESSAGE, INTERNAL_ERROR, INVALID_PARAMS, NOT_FOUND_MESSAGE
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
 from offload.runtime.policy import TaskPolicy
-from offload.store.base import TaskRecord, TaskStore, now_ms
+from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, now_ms
 
 logger = logging.getLogger(__name__)
 
 Rerun = Callable[[TaskRecord, TaskDispatch], Awaitable[Any]]
 Listener = Callable[[TaskRecord], None]
+Role = Literal["all", "front", "worker"]
+
+CANCELLED_BY_CLIENT = "Cancelled at the client's request"
 
 
 def new_task_id() -> str:
@@ -41,24 +51,30 @@ class TaskRuntime:
         lease_s: float = 5.0,
         sweep_interval_s: float = 1.0,
         max_result_bytes: int = 4 * 1024 * 1024,
+        max_running: int = 1000,
         instance_id: str | None = None,
+        role: Role = "all",
     ) -> None:
         self.store = store
         self.lease_ms = int(lease_s * 1000)
         self.sweep_interval_s = sweep_interval_s
         self.max_result_bytes = max_result_bytes
+        self.max_running = max_running
         self.instance_id = instance_id or secrets.token_hex(8)
+        self.role: Role = role
         self.executions: dict[str, Execution] = {}
         self.listeners: set[Listener] = set()
         self.policy_for: Callable[[str], TaskPolicy] = lambda _tool: TaskPolicy()
         self.rerun: Rerun | None = None
         self._tg: anyio.abc.TaskGroup | None = None
+        self._wake = anyio.Event()
 
     # -- lifecycle --
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[TaskRuntime]:
         await self.store.open()
+        unsubscribe = self.store.subscribe(self._on_event)
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
@@ -71,6 +87,7 @@ class TaskRuntime:
                     tg.cancel_scope.cancel()
         finally:
             self._tg = None
+            unsubscribe()
             with anyio.CancelScope(shield=True):
                 await self.store.close()
 
@@ -78,10 +95,14 @@ class TaskRuntime:
     def started(self) -> bool:
         return self._tg is not None
 
-    def spawn(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    @property
+    def executes(self) -> bool:
+        return self.role != "front"
+
+    def spawn(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         if self._tg is None:
             raise RuntimeError("the task runtime is not running (enter TaskRuntime.running())")
-        self._tg.start_soon(fn)
+        self._tg.start_soon(fn, *args)
 
     # -- executions --
 
@@ -101,27 +122,53 @@ class TaskRuntime:
         if self._tg is None:
             raise RuntimeError("the task runtime is not running (enter TaskRuntime.running())")
         if record is None:
-            record = TaskRecord(
-                task_id=new_task_id(),
-                tool=tool,
-                ttl_ms=policy.ttl_ms,
-                poll_interval_ms=policy.poll_interval_ms,
-                principal=principal,
-                request=request,
-                owner=self.instance_id,
-            )
+            record = self.new_record(tool, policy, principal, request)
+        record.owner = self.instance_id
         record.lease_ms = now_ms() + self.lease_ms
         ex = Execution(self, record, policy, inline, transport)
         self.executions[ex.task_id] = ex
         self._tg.start_soon(ex.run, call)
         return ex
 
+    def new_record(
+        self, tool: str, policy: TaskPolicy, principal: str | None, request: dict[str, Any] | None
+    ) -> TaskRecord:
+        return TaskRecord(
+            task_id=new_task_id(),
+            tool=tool,
+            ttl_ms=policy.ttl_ms,
+            poll_interval_ms=policy.poll_interval_ms,
+            principal=principal,
+            request=request,
+            owner=self.instance_id,
+        )
+
+    async def enqueue(self, record: TaskRecord) -> TaskRecord:
+        """Store a task for a worker to run (front role): no owner, a lease already run out."""
+        record.owner = None
+        record.lease_ms = 0
+        record.attempts = 0
+        await self.store.create(record)
+        await self.store.publish(TaskEvent("new", record.task_id, self.instance_id))
+        return record
+
     def _forget(self, ex: Execution) -> None:
         if self.executions.get(ex.task_id) is ex:
             del self.executions[ex.task_id]
 
-    def published(self, record: TaskRecord) -> None:
-        """A stored task changed; tell listeners (push notifications)."""
+    async def write(self, task_id: str, change: Change) -> TaskRecord | None:
+        """Update a task this instance runs; announce the new state."""
+        record = await self.store.update(task_id, change, owner=self.instance_id)
+        if record is not None:
+            await self.announce(record)
+        return record
+
+    async def announce(self, record: TaskRecord) -> None:
+        """A stored task changed: tell local push streams, and the other instances' ones."""
+        self._notify_listeners(record)
+        await self.store.publish(TaskEvent("changed", record.task_id, self.instance_id))
+
+    def _notify_listeners(self, record: TaskRecord) -> None:
         for listener in list(self.listeners):
             try:
                 listener(record)
@@ -148,8 +195,9 @@ class TaskRuntime:
             if ex.deliver(responses):
                 await ex._sync_inputs()
             return
-        # Not running here: record the answers so whoever runs the task finds them.
-        await self.store.answer(task_id, responses)
+        # Running elsewhere: the answers wait in the store; the owner is told to collect them.
+        if await self.store.answer(task_id, responses):
+            await self.store.publish(TaskEvent("answer", task_id, self.instance_id))
 
     async def cancel(self, task_id: str, principal: str | None) -> None:
         record = await self.lookup(task_id, principal)
@@ -157,31 +205,76 @@ class TaskRuntime:
             return  # idempotent: a finished task keeps its status
         ex = self.executions.get(task_id)
         if ex is not None:
-            ex.cancel("Cancelled at the client's request")
+            ex.cancel(CANCELLED_BY_CLIENT)
             return
+        # Running elsewhere (or nowhere): settle it here; the owner is told to stop the tool.
         updated = await self.store.update(
-            task_id,
-            {"status": "cancelled", "status_message": "Cancelled at the client's request", "input_requests": {}},
+            task_id, {"status": "cancelled", "status_message": CANCELLED_BY_CLIENT, "input_requests": {}}
         )
         if updated is not None:
-            self.published(updated)
+            await self.announce(updated)
+            await self.store.publish(TaskEvent("cancel", task_id, self.instance_id))
+
+    # -- events from other instances --
+
+    def _on_event(self, event: TaskEvent) -> None:
+        if event.origin == self.instance_id or self._tg is None:
+            return
+        if event.kind == "new":
+            if self.role == "worker" or (self.role == "all" and event.task_id not in self.executions):
+                self._wake.set()
+            return
+        if event.kind == "changed":
+            if self.listeners:
+                self.spawn(self._relay, event.task_id)
+            return
+        ex = self.executions.get(event.task_id)
+        if ex is None:
+            return
+        if event.kind == "cancel":
+            ex.cancel(CANCELLED_BY_CLIENT)
+        elif event.kind == "answer":
+            self.spawn(self._collect_answers, ex)
+
+    async def _relay(self, task_id: str) -> None:
+        record = await self.store.get(task_id)
+        if record is not None:
+            self._notify_listeners(record)
+
+    async def _collect_answers(self, ex: Execution) -> None:
+        answers = await self.store.take_answers(ex.task_id)
+        if answers and ex.deliver(answers):
+            await ex._sync_inputs()
 
     # -- housekeeping --
 
     async def _sweeper(self) -> None:
         while True:
-            await anyio.sleep(self.sweep_interval_s)
+            with anyio.move_on_after(self.sweep_interval_s):
+                await self._wake.wait()
+            self._wake = anyio.Event()
             try:
                 await self.sweep()
             except Exception:
                 logger.exception("task sweeper pass failed; retrying next interval")
 
     async def sweep(self) -> None:
-        """One housekeeping pass: renew, recover orphans, expire."""
+        """One housekeeping pass: renew, hand over answers, recover orphans or claim work, expire."""
         now = now_ms()
-        await self.store.renew(self.instance_id, list(self.executions), now + self.lease_ms)
-        for record in await self.store.claim_orphans(now, self.instance_id, now + self.lease_ms):
-            await self._recover(record)
+        running = [tid for tid, ex in self.executions.items() if ex.promoted.is_set()]
+        for lost in await self.store.renew(self.instance_id, running, now + self.lease_ms):
+            ex = self.executions.get(lost)
+            if ex is not None and not ex.settled.is_set():
+                ex.cancel("This instance lost the task (it ended elsewhere or its lease was taken over)")
+        for task_id in await self.store.answered_tasks(self.instance_id):
+            ex = self.executions.get(task_id)
+            if ex is not None:
+                await self._collect_answers(ex)
+        if self.executes:
+            room = self.max_running - len(self.executions)
+            if room > 0:
+                for record in await self.store.claim_orphans(now, self.instance_id, now + self.lease_ms, room):
+                    await self._take_over(record)
         for ex in list(self.executions.values()):
             if ex.promoted.is_set() and ex.template.expired(now):
                 ex.cancel("The task's TTL elapsed before it finished")
@@ -195,20 +288,26 @@ class TaskRuntime:
         except Exception:
             logger.exception("could not release task leases on shutdown")
 
-    async def _recover(self, record: TaskRecord) -> None:
+    async def _take_over(self, record: TaskRecord) -> None:
+        """Run a claimed task: a queued one for the first time, an orphan per its tool's policy."""
         policy = self.policy_for(record.tool)
-        if policy.retry and self.rerun is not None and record.request is not None:
-            if record.attempts <= policy.max_attempts:
-                await self._rerun(record, policy)
-                return
+        runnable = self.rerun is not None and record.request is not None
+        if record.attempts <= 1 and runnable:
+            await self._run_claimed(record, policy, None)
+            return
+        if policy.retry and runnable and record.attempts <= policy.max_attempts:
+            message = f"Restarted after the worker was lost (attempt {record.attempts} of {policy.max_attempts})"
+            await self._run_claimed(record, policy, message)
+            return
+        if policy.retry and runnable:
             reason = f"The worker running this task was lost {record.attempts - 1} times; gave up retrying"
-        elif policy.retry:
+        elif policy.retry or record.attempts <= 1:
             reason = "The worker running this task was lost and the task cannot be run again here"
         else:
             reason = (
                 "The server running this task stopped before it finished (worker lost); the tool is not safe to retry"
             )
-        updated = await self.store.update(
+        updated = await self.write(
             record.task_id,
             {
                 "status": "failed",
@@ -219,13 +318,12 @@ class TaskRuntime:
         )
         if updated is not None:
             logger.warning("task %s failed over: %s", record.task_id[:8], reason)
-            self.published(updated)
 
-    async def _rerun(self, record: TaskRecord, policy: TaskPolicy) -> None:
-        message = f"Restarted after the worker was lost (attempt {record.attempts} of {policy.max_attempts})"
-        updated = await self.store.update(
-            record.task_id, {"status": "working", "status_message": message, "input_requests": {}}
-        )
+    async def _run_claimed(self, record: TaskRecord, policy: TaskPolicy, message: str | None) -> None:
+        change: Change = {"status": "working", "input_requests": {}}
+        if message is not None:
+            change["status_message"] = message
+        updated = await self.write(record.task_id, change)
         if updated is None:
             return
         rerun = self.rerun
@@ -237,5 +335,5 @@ class TaskRuntime:
         ex = self.start(call, tool=record.tool, policy=policy, record=updated)
         ex.promoted.set()
         ex.dispatch.detach()
-        self.published(updated)
-        logger.warning("task %s: %s", record.task_id[:8], message)
+        if message is not None:
+            logger.warning("task %s: %s", record.task_id[:8], message)

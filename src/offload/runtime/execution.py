@@ -220,9 +220,7 @@ class Execution:
 
     async def _write_outcome(self) -> None:
         with anyio.CancelScope(shield=True):
-            record = await self.runtime.store.update(self.task_id, self._outcome_change())
-        if record is not None:
-            self.runtime.published(record)
+            await self.runtime.write(self.task_id, self._outcome_change())
 
     # -- status messages from progress reports --
 
@@ -241,9 +239,7 @@ class Execution:
         try:
             while True:
                 message = self.status_message
-                record = await self.runtime.store.update(self.task_id, {"status_message": message})
-                if record is not None:
-                    self.runtime.published(record)
+                await self.runtime.write(self.task_id, {"status_message": message})
                 if message == self.status_message or self.settled.is_set():
                     break
         finally:
@@ -300,6 +296,4 @@ class Execution:
             if waiting
             else self.status_message,
         }
-        record = await self.runtime.store.update(self.task_id, change)
-        if record is not None:
-            self.runtime.published(record)
+        await self.runtime.write(self.task_id, change)

@@ -34,7 +34,7 @@ from offload.protocol import (
     TaskIdParams,
     UpdateTaskParams,
 )
-from offload.runtime import TaskMode, TaskPolicy, TaskRuntime
+from offload.runtime import Role, TaskMode, TaskPolicy, TaskRuntime
 from offload.server import bridge
 from offload.server.gates import declares_tasks, missing_capability
 from offload.server.listen import TaskListen
@@ -73,6 +73,8 @@ class Tasks(Extension):
         sweep_interval_s: float = 1.0,
         max_result_bytes: int = 4 * 1024 * 1024,
         max_update_bytes: int = 1024 * 1024,
+        max_running: int = 1000,
+        role: Role = "all",
     ) -> None:
         self.store = open_store(store) if isinstance(store, str) else store
         self.defaults = TaskPolicy(
@@ -84,7 +86,12 @@ class Tasks(Extension):
         )
         self.max_update_bytes = max_update_bytes
         self.runtime = TaskRuntime(
-            self.store, lease_s=lease_s, sweep_interval_s=sweep_interval_s, max_result_bytes=max_result_bytes
+            self.store,
+            lease_s=lease_s,
+            sweep_interval_s=sweep_interval_s,
+            max_result_bytes=max_result_bytes,
+            max_running=max_running,
+            role=role,
         )
         self.runtime.policy_for = self.policy
         self._declared: dict[str, TaskPolicy] = {}
@@ -98,6 +105,12 @@ class Tasks(Extension):
             raise RuntimeError("cannot change the store of a running server")
         self.store = open_store(store) if isinstance(store, str) else store
         self.runtime.store = self.store
+
+    def set_role(self, role: Role) -> None:
+        """`all` (run what you create), `front` (create only) or `worker` (claim and run only)."""
+        if self.runtime.started:
+            raise RuntimeError("cannot change the role of a running server")
+        self.runtime.role = role
 
     # -- declaring tools --
 
@@ -224,7 +237,18 @@ class Tasks(Extension):
             return await call_next(ctx)
         if not self.runtime.started:
             raise RuntimeError("offload Tasks runtime is not running: pass lifespan=tasks.lifespan to MCPServer")
+        if not self.runtime.executes:
+            return await self._enqueue(params, ctx, policy)
         return await self._run_as_task(params, ctx, call_next, policy)
+
+    async def _enqueue(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], policy: TaskPolicy
+    ) -> HandlerResult:
+        """Front role: store the call as a task for a worker process; nothing runs here."""
+        record = self.runtime.new_record(
+            params.name, policy, authenticated_principal(ctx), bridge.request_snapshot(ctx, params)
+        )
+        return create_task_result(await self.runtime.enqueue(record))
 
     async def _run_as_task(
         self,

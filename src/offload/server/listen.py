@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 MAX_TASK_IDS = 1000
 MAX_BACKLOG = 1024
+WATCH_INTERVAL_S = 0.25
 
 
 class TaskListen:
@@ -88,8 +89,12 @@ class TaskListen:
                 logger.warning("listen stream %r is not being read; ending it", ctx.request_id)
                 send.close()
 
+        sent: dict[str, tuple[Any, ...]] = {}
+
         def on_task(record: TaskRecord) -> None:
-            if record.task_id in current:
+            # Each distinct state once, whichever path (local change, relay, watch) saw it first.
+            if record.task_id in current and sent.get(record.task_id) != (mark := _state_mark(record)):
+                sent[record.task_id] = mark
                 push(("notifications/tasks", {**record.wire(), "_meta": meta}))
 
         def on_event(event: Any) -> None:
@@ -107,9 +112,14 @@ class TaskListen:
             for task_id in current:
                 fresh = await self.tasks.store.get(task_id)
                 if fresh is not None:
-                    push(("notifications/tasks", {**fresh.wire(), "_meta": meta}))
-            async for method, params in recv:
-                await bridge.notify_on_request(ctx, method, params)
+                    on_task(fresh)
+            async with anyio.create_task_group() as tg:
+                if not self.tasks.store.shared_events:
+                    # Another process on this store cannot reach us with events: watch the store.
+                    tg.start_soon(self._watch, list(current), on_task)
+                async for method, params in recv:
+                    await bridge.notify_on_request(ctx, method, params)
+                tg.cancel_scope.cancel()
         finally:
             self.tasks.runtime.listeners.discard(on_task)
             try:
@@ -119,6 +129,21 @@ class TaskListen:
             send.close()
             recv.close()
         return {"resultType": "complete", "_meta": {**meta, **_server_info(self.server)}}
+
+    async def _watch(self, task_ids: list[str], on_task: Any) -> None:
+        live = set(task_ids)
+        while live:
+            await anyio.sleep(WATCH_INTERVAL_S)
+            for task_id in list(live):
+                record = await self.tasks.store.get(task_id)
+                if record is None or record.terminal:
+                    live.discard(task_id)
+                if record is not None:
+                    on_task(record)
+
+
+def _state_mark(record: TaskRecord) -> tuple[Any, ...]:
+    return (record.status, record.status_message, tuple(record.input_requests), record.updated_ms)
 
 
 def _server_info(server: MCPServer[Any]) -> dict[str, Any]:

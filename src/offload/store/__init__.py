@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from offload.store.base import Change, TaskRecord, TaskStore, now_ms
+from offload.store.base import Change, EventHandler, TaskEvent, TaskRecord, TaskStore, now_ms
 from offload.store.memory import MemoryStore
 from offload.store.sqlite import SQLiteStore
 
@@ -26,8 +26,10 @@ def open_store(url: str) -> TaskStore:
 __all__ = [
     "DEFAULT_STORE_URL",
     "Change",
+    "EventHandler",
     "MemoryStore",
     "SQLiteStore",
+    "TaskEvent",
     "TaskRecord",
     "TaskStore",
     "now_ms",

@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import abc
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from offload.protocol import TERMINAL, iso_ms
+
+logger = logging.getLogger(__name__)
+
+EventKind = Literal["answer", "cancel", "changed", "new"]
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """A hint that something happened to a task, for the instances sharing a store.
+
+    `answer`: answers wait in the store for the task's owner; `cancel`: the owner should stop the
+    tool; `changed`: push streams elsewhere should re-read the task; `new`: a task waits for a
+    worker. Events carry no state: receivers read the store, so a lost event only delays.
+    """
+
+    kind: EventKind
+    task_id: str
+    origin: str = ""
+
+
+EventHandler = Callable[[TaskEvent], None]
 
 
 def now_ms() -> int:
@@ -105,10 +128,19 @@ class TaskStore(abc.ABC):
 
     The one rule every backend enforces: a terminal status is final. `update` on a terminal
     task changes nothing and returns None, which is how "a task that finished first keeps its
-    terminal status" holds across racing writers.
+    terminal status" holds across racing writers. Writes that pass `owner` apply only while
+    that instance still holds the task, so an instance that lost its lease cannot complete it.
+
+    The event methods default to delivery within this process; backends with a server of their
+    own (Redis, PostgreSQL) reach every instance.
     """
 
     url: str = ""
+    #: Whether `publish` reaches other processes; when not, push streams watch the store instead.
+    shared_events: bool = False
+
+    def __init__(self) -> None:
+        self._handlers: list[EventHandler] = []
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect and create or upgrade the schema."""
@@ -128,16 +160,25 @@ class TaskStore(abc.ABC):
         """The task, or None if unknown or purged."""
 
     @abc.abstractmethod
-    async def update(self, task_id: str, change: Change) -> TaskRecord | None:
-        """Apply `change` to a non-terminal task; return the new state, or None if nothing changed."""
+    async def update(self, task_id: str, change: Change, *, owner: str | None = None) -> TaskRecord | None:
+        """Apply `change` to a non-terminal task (held by `owner`, if given); None if nothing changed."""
 
     @abc.abstractmethod
     async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
         """Take the responses whose keys are outstanding; return those taken.
 
-        Taken keys leave `input_requests`; when none remain the task goes back to `working`.
-        Keys that are unknown or already answered are ignored (tasks.md "Task Update Requests").
+        Taken keys leave `input_requests` and wait in the store until the owner `take_answers`;
+        when no request remains open the task goes back to `working`. Keys that are unknown or
+        already answered are ignored (tasks.md "Task Update Requests").
         """
+
+    @abc.abstractmethod
+    async def take_answers(self, task_id: str) -> dict[str, Any]:
+        """Remove and return the answers `answer` left for the task's owner."""
+
+    @abc.abstractmethod
+    async def answered_tasks(self, owner: str) -> list[str]:
+        """Ids of this owner's live tasks that have answers waiting."""
 
     @abc.abstractmethod
     async def purge_expired(self, at_ms: int) -> int:
@@ -148,9 +189,37 @@ class TaskStore(abc.ABC):
         """Take over non-terminal tasks whose lease ran out before `at_ms`.
 
         Each claimed task gets `owner`, a lease until `lease_ms` and `attempts + 1`, atomically,
-        so two instances never claim the same orphan.
+        so two instances never claim the same orphan. New tasks meant for workers are stored with
+        an expired lease and `attempts=0`, so the same call hands them out.
         """
 
     @abc.abstractmethod
-    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> None:
-        """Extend the lease of the running tasks this owner holds."""
+    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> list[str]:
+        """Extend the leases this owner holds; return the ids it no longer holds.
+
+        An id comes back when the task is gone, terminal, or taken over by another instance: the
+        caller should stop running it.
+        """
+
+    # -- events --
+
+    async def publish(self, event: TaskEvent) -> None:
+        """Tell every instance sharing the store (here: this process)."""
+        self._deliver(event)
+
+    def subscribe(self, handler: EventHandler) -> Callable[[], None]:
+        """Call `handler` for every event; returns the function that unsubscribes."""
+        self._handlers.append(handler)
+
+        def unsubscribe() -> None:
+            if handler in self._handlers:
+                self._handlers.remove(handler)
+
+        return unsubscribe
+
+    def _deliver(self, event: TaskEvent) -> None:
+        for handler in list(self._handlers):
+            try:
+                handler(event)
+            except Exception:
+                logger.exception("task event handler failed")

@@ -12,8 +12,10 @@ class MemoryStore(TaskStore):
     """Holds deep copies: what callers pass in or get back never aliases the stored task."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.url = "memory://"
         self._tasks: dict[str, TaskRecord] = {}
+        self._answers: dict[str, dict[str, Any]] = {}
 
     async def create(self, record: TaskRecord) -> None:
         if record.task_id in self._tasks:
@@ -24,9 +26,9 @@ class MemoryStore(TaskStore):
         rec = self._tasks.get(task_id)
         return None if rec is None else deepcopy(rec)
 
-    async def update(self, task_id: str, change: Change) -> TaskRecord | None:
+    async def update(self, task_id: str, change: Change, *, owner: str | None = None) -> TaskRecord | None:
         rec = self._tasks.get(task_id)
-        if rec is None or rec.terminal:
+        if rec is None or rec.terminal or (owner is not None and rec.owner != owner):
             return None
         for key, value in change.items():
             setattr(rec, key, deepcopy(value))
@@ -41,15 +43,27 @@ class MemoryStore(TaskStore):
         if taken:
             for key in taken:
                 del rec.input_requests[key]
+            self._answers.setdefault(task_id, {}).update(deepcopy(taken))
             if not rec.input_requests and rec.status == "input_required":
                 rec.status = "working"
             rec.updated_ms = max(now_ms(), rec.updated_ms)
         return taken
 
+    async def take_answers(self, task_id: str) -> dict[str, Any]:
+        return self._answers.pop(task_id, {})
+
+    async def answered_tasks(self, owner: str) -> list[str]:
+        return [
+            tid
+            for tid in self._answers
+            if (rec := self._tasks.get(tid)) is not None and rec.owner == owner and not rec.terminal
+        ]
+
     async def purge_expired(self, at_ms: int) -> int:
         gone = [tid for tid, rec in self._tasks.items() if rec.expired(at_ms)]
         for tid in gone:
             del self._tasks[tid]
+            self._answers.pop(tid, None)
         return len(gone)
 
     async def claim_orphans(self, at_ms: int, owner: str, lease_ms: int, limit: int = 100) -> list[TaskRecord]:
@@ -62,8 +76,12 @@ class MemoryStore(TaskStore):
                 claimed.append(deepcopy(rec))
         return claimed
 
-    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> None:
+    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> list[str]:
+        lost: list[str] = []
         for tid in task_ids:
             rec = self._tasks.get(tid)
             if rec is not None and rec.owner == owner and not rec.terminal:
                 rec.lease_ms = lease_ms
+            else:
+                lost.append(tid)
+        return lost

@@ -23,7 +23,7 @@ from offload.store.base import Change, TaskRecord, TaskStore, now_ms
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _LIVE = "('working','input_required')"
 
 _MIGRATIONS: dict[int, list[str]] = {
@@ -49,6 +49,11 @@ _MIGRATIONS: dict[int, list[str]] = {
         ) WITHOUT ROWID""",
         "CREATE INDEX tasks_expires ON tasks(expires_ms) WHERE expires_ms IS NOT NULL",
         f"CREATE INDEX tasks_lease ON tasks(lease_ms) WHERE status IN {_LIVE}",
+    ],
+    # v2: answers given on one instance wait here for the instance running the task.
+    2: [
+        "ALTER TABLE tasks ADD COLUMN answers TEXT",
+        "CREATE INDEX tasks_answers ON tasks(owner) WHERE answers IS NOT NULL",
     ],
 }
 
@@ -176,6 +181,7 @@ def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 class SQLiteStore(TaskStore):
     def __init__(self, path: str | Path) -> None:
+        super().__init__()
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         self._reader: sqlite3.Connection | None = None
@@ -269,7 +275,7 @@ class SQLiteStore(TaskStore):
         row = self._read().execute(f"SELECT {_COLUMNS} FROM tasks WHERE task_id=?", (task_id,)).fetchone()
         return None if row is None else _row_to_record(row)
 
-    async def update(self, task_id: str, change: Change) -> TaskRecord | None:
+    async def update(self, task_id: str, change: Change, *, owner: str | None = None) -> TaskRecord | None:
         sets: list[str] = []
         args: list[Any] = []
         for key, value in change.items():
@@ -283,9 +289,9 @@ class SQLiteStore(TaskStore):
         args.append(stamp)
 
         def op(conn: sqlite3.Connection) -> TaskRecord | None:
-            cur = conn.execute(
-                f"UPDATE tasks SET {', '.join(sets)} WHERE task_id=? AND status IN {_LIVE}", (*args, task_id)
-            )
+            where = f"task_id=? AND status IN {_LIVE}" + (" AND owner=?" if owner is not None else "")
+            params = (*args, task_id) if owner is None else (*args, task_id, owner)
+            cur = conn.execute(f"UPDATE tasks SET {', '.join(sets)} WHERE {where}", params)
             if cur.rowcount == 0:
                 return None
             row = conn.execute(f"SELECT {_COLUMNS} FROM tasks WHERE task_id=?", (task_id,)).fetchone()
@@ -298,7 +304,7 @@ class SQLiteStore(TaskStore):
 
         def op(conn: sqlite3.Connection) -> dict[str, Any]:
             row = conn.execute(
-                f"SELECT input_requests, status FROM tasks WHERE task_id=? AND status IN {_LIVE}", (task_id,)
+                f"SELECT input_requests, status, answers FROM tasks WHERE task_id=? AND status IN {_LIVE}", (task_id,)
             ).fetchone()
             if row is None:
                 return {}
@@ -308,14 +314,34 @@ class SQLiteStore(TaskStore):
                 return {}
             for key in taken:
                 del outstanding[key]
+            waiting = {**(json.loads(row[2]) if row[2] else {}), **taken}
             status = "working" if not outstanding and row[1] == "input_required" else row[1]
             conn.execute(
-                "UPDATE tasks SET input_requests=?, status=?, updated_ms=MAX(updated_ms, ?) WHERE task_id=?",
-                (_dump(outstanding), status, stamp, task_id),
+                "UPDATE tasks SET input_requests=?, status=?, answers=?, updated_ms=MAX(updated_ms, ?) WHERE task_id=?",
+                (_dump(outstanding), status, _dump(waiting), stamp, task_id),
             )
             return taken
 
         return await self._write(op)
+
+    async def take_answers(self, task_id: str) -> dict[str, Any]:
+        def op(conn: sqlite3.Connection) -> dict[str, Any]:
+            row = conn.execute("SELECT answers FROM tasks WHERE task_id=?", (task_id,)).fetchone()
+            if row is None or row[0] is None:
+                return {}
+            conn.execute("UPDATE tasks SET answers=NULL WHERE task_id=?", (task_id,))
+            taken: dict[str, Any] = json.loads(row[0])
+            return taken
+
+        return await self._write(op)
+
+    async def answered_tasks(self, owner: str) -> list[str]:
+        rows = (
+            self._read()
+            .execute(f"SELECT task_id FROM tasks WHERE owner=? AND answers IS NOT NULL AND status IN {_LIVE}", (owner,))
+            .fetchall()
+        )
+        return [r[0] for r in rows]
 
     async def purge_expired(self, at_ms: int) -> int:
         def op(conn: sqlite3.Connection) -> int:
@@ -335,14 +361,19 @@ class SQLiteStore(TaskStore):
 
         return await self._write(op)
 
-    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> None:
+    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> list[str]:
         if not task_ids:
-            return
+            return []
 
-        def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                f"UPDATE tasks SET lease_ms=? WHERE task_id=? AND owner=? AND status IN {_LIVE}",
-                [(lease_ms, tid, owner) for tid in task_ids],
-            )
+        def op(conn: sqlite3.Connection) -> list[str]:
+            lost: list[str] = []
+            for tid in task_ids:
+                cur = conn.execute(
+                    f"UPDATE tasks SET lease_ms=? WHERE task_id=? AND owner=? AND status IN {_LIVE}",
+                    (lease_ms, tid, owner),
+                )
+                if cur.rowcount == 0:
+                    lost.append(tid)
+            return lost
 
-        await self._write(op)
+        return await self._write(op)
