@@ -72,7 +72,14 @@ class ServerProcess:
     """`offload serve <file> --port N --store sqlite:///<db>` as a real subprocess."""
 
     def __init__(
-        self, script: str, db: Path, log: Path, *, env: Mapping[str, str] | None = None, port: int | None = None
+        self,
+        script: str,
+        db: Path,
+        log: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        store: str | None = None,
     ) -> None:
         self.script = str(SERVERS / script)
         self.db = db
@@ -80,7 +87,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}/mcp"
         self.log_path = log
         self._log = open(log, "ab")  # noqa: SIM115 - kept open for the process's lifetime
-        cmd = [OFFLOAD, "serve", self.script, "--port", str(self.port), "--store", f"sqlite:///{db}"]
+        cmd = [OFFLOAD, "serve", self.script, "--port", str(self.port), "--store", store or f"sqlite:///{db}"]
         self.proc = subprocess.Popen(
             cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=db.parent
         )
