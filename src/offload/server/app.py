@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
+from offload.server import bridge
 from offload.server.extension import Tasks
+from offload.server.fastpath import FastTaskGet
 
 _LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -43,14 +49,33 @@ def http_app(
     allowed_hosts: Iterable[str] = (),
     path: str = "/mcp",
     json_response: bool = False,
+    tasks: Tasks | None = None,
 ) -> Starlette:
-    """The Streamable HTTP app for `server`, with Host/Origin validation always on."""
-    return server.streamable_http_app(
-        streamable_http_path=path,
-        json_response=json_response,
-        transport_security=security_settings(host, allowed_hosts),
-        host=host,
+    """The Streamable HTTP app for `server`, with Host/Origin validation always on.
+
+    With `tasks`, `tasks/get` takes the direct path of `offload.server.fastpath` (set
+    OFFLOAD_FAST_GET=0 to send every request through the SDK).
+    """
+    security = security_settings(host, allowed_hosts)
+    app = server.streamable_http_app(
+        streamable_http_path=path, json_response=json_response, transport_security=security, host=host
     )
+    if tasks is not None and os.environ.get("OFFLOAD_FAST_GET", "1") != "0":
+        _wrap_endpoint(app, path, lambda inner: FastTaskGet(inner, tasks, bridge.server_info_stamp(server), security))
+    return app
+
+
+def _wrap_endpoint(app: Starlette, path: str, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Wrap the MCP endpoint inside any auth guard the SDK put around it."""
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.path == path:
+            guard = route.app
+            if isinstance(guard, RequireAuthMiddleware):
+                guard.app = wrap(guard.app)
+            else:
+                route.app = wrap(guard)
+            return
+    raise RuntimeError(f"no MCP endpoint at {path!r} to wrap")
 
 
 def serve_http(
@@ -61,8 +86,9 @@ def serve_http(
     allowed_hosts: Iterable[str] = (),
     json_response: bool = False,
     log_level: str = "warning",
+    tasks: Tasks | None = None,
 ) -> None:
-    app = http_app(server, host=host, allowed_hosts=allowed_hosts, json_response=json_response)
+    app = http_app(server, host=host, allowed_hosts=allowed_hosts, json_response=json_response, tasks=tasks)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
     uvicorn.Server(config).run()
 

@@ -9,11 +9,11 @@ Running a tool as a task means giving it a request context whose back-channel is
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.server.session import ServerSession
 from mcp.shared.dispatcher import DispatchContext
 from mcp_types import CallToolRequestParams
@@ -95,3 +95,9 @@ def server_info_stamp(server: MCPServer[Any]) -> dict[str, Any]:
 def subscription_bus(server: MCPServer[Any]) -> Any:
     """The server's core event bus, so a tasks listen stream can carry core events too."""
     return server._subscriptions
+
+
+def current_principal() -> str | None:
+    """The authenticated caller of the HTTP request being served (outside a request context)."""
+    # authenticated_principal reads the request's access token; it does not use its argument in 2.3.
+    return authenticated_principal(cast("ServerRequestContext[Any, Any]", None))
