@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 
+from offload.agent import measure_context
 from offload.client import RpcError, WireClient
 from offload.protocol import TERMINAL
 
@@ -98,6 +99,51 @@ async def _follow(
         task = await client.result("tasks/get", {"taskId": task_id})
 
 
+PIPELINE_LINES = 5000
+MAX_RATIO = 0.01
+
+
+async def _context_accounting(url: str) -> bool:
+    """Section 4: the same noisy operation blocking and as a task; what enters the agent's window."""
+    _say()
+    _say(f'4. Context accounting: run_pipeline {{"lines": {PIPELINE_LINES}}} twice. Both requests ask for logs')
+    _say("   (_meta io.modelcontextprotocol/logLevel=info) and progress (a progressToken); only the second one")
+    _say("   declares the tasks extension.")
+    report = await measure_context(url, "run_pipeline", {"lines": PIPELINE_LINES})
+    _say(f"   blocking (no tasks extension, runs inline, {report.blocking_seconds:.1f}s):")
+    _say(
+        f"     into the window: {report.blocking_log_lines:,} log lines + {report.blocking_progress} progress "
+        f"notifications + the result"
+    )
+    _say(f"                      {report.blocking_bytes:,} bytes, ~{report.blocking_tokens:,} tokens")
+    _say(f"     round trips:     {report.blocking_round_trips} HTTP request, open for the whole run")
+    _say(f"   as a task (offload TaskClient, {report.task_seconds:.1f}s):")
+    _say("     into the window: the CreateTaskResult handle + the final result, fetched when needed")
+    n = report.task_notifications
+    if n:
+        _say(
+            f"                      (+ {n} notification{'s' if n != 1 else ''} sent on the response before the handle)"
+        )
+    _say(f"                      {report.task_bytes:,} bytes, ~{report.task_tokens:,} tokens")
+    _say(
+        f"     round trips:     {report.task_round_trips} HTTP requests: 1 tools/call + {report.task_polls} tasks/get "
+        f"polls, made by the harness outside the window"
+    )
+    _say(
+        f"   ratio: the task put {report.ratio:.3%} of the blocking case's bytes into the window "
+        f"(limit {MAX_RATIO:.0%})"
+    )
+    _say("   bytes: UTF-8 compact JSON of each message handed to the agent (notification frames, results)")
+    _say(f"   tokens: approximate, {report.token_method}")
+    if report.task_status != "completed" or report.blocking_log_lines < PIPELINE_LINES:
+        _say(f"   unexpected: task {report.task_status}, {report.blocking_log_lines} log lines received blocking")
+        return False
+    if report.ratio > MAX_RATIO:
+        _say(f"   FAILED: {report.ratio:.3%} is over the {MAX_RATIO:.0%} limit")
+        return False
+    return True
+
+
 async def _demo(workdir: Path, step_s: float) -> int:
     store = workdir / "tasks.db"
     server = _Server(store, step_s)
@@ -156,6 +202,9 @@ async def _demo(workdir: Path, step_s: float) -> int:
             _say("   reindex is declared retry=True, so the new process took over its lease and ran it again.")
             _say("   A tool not declared safe to retry ends 'failed' with a message that its worker was lost:")
             _say("   a task is never left 'working' forever.")
+
+        if not await _context_accounting(server.url):
+            return 1
         return 0
     finally:
         server.stop()

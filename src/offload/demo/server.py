@@ -1,4 +1,4 @@
-"""The demo's example server: a release pipeline that asks for approval, and a retry-safe reindex.
+"""The demo's example server: a release that asks for approval, a retry-safe reindex, a noisy pipeline.
 
 Serve it yourself with `offload serve offload.demo.server:server`.
 """
@@ -6,14 +6,20 @@ Serve it yourself with `offload serve offload.demo.server:server`.
 from __future__ import annotations
 
 import os
+import warnings
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import BaseModel, Field
 
 from offload import Tasks
 
 STEP_S = float(os.environ.get("OFFLOAD_DEMO_STEP_S", "0.5"))
+
+# run_pipeline logs the way long tools do today (ctx.info). Logging is deprecated at 2026-07-28 (SEP-2577)
+# but still delivered to requests that opt in; the context accounting measures exactly that traffic.
+warnings.filterwarnings("ignore", message="The logging capability is deprecated", category=MCPDeprecationWarning)
 
 tasks = Tasks(lease_s=1.0, sweep_interval_s=0.25, poll_interval_ms=250)
 server = MCPServer("offload-demo", version="0.1.0", extensions=[tasks], lifespan=tasks.lifespan)
@@ -47,3 +53,31 @@ async def reindex(ctx: Context, shards: int = 6) -> str:
         await ctx.report_progress(shard, shards, f"shard {shard}/{shards}")
         await anyio.sleep(STEP_S)
     return f"Index rebuilt: {shards} shards"
+
+
+@server.tool()
+async def latest_version() -> str:
+    """The version the next release would ship: a quick lookup, always answered inline."""
+    return "1.4.0"
+
+
+PROGRESS_EVERY = 250
+
+
+@server.tool()
+@tasks.tool(mode="optional")
+async def run_pipeline(ctx: Context, lines: int = 5000) -> str:
+    """Check out, then run `lines` checks, logging one line per check: a long and noisy call.
+
+    Called blocking, every log line (`notifications/message`, when the request's `_meta` asks for them
+    with `io.modelcontextprotocol/logLevel`) and every progress update (with a `progressToken`) streams
+    back on the request. As a task, the client gets the handle, and the final summary when it asks.
+    """
+    await ctx.report_progress(0, lines, "checkout")
+    await anyio.sleep(STEP_S)
+    for i in range(1, lines + 1):
+        await ctx.info(f"[{i:>5}/{lines}] check {i}: ok ({i * 7 % 997} ms, cache {'hit' if i % 3 else 'miss'})")
+        if i % PROGRESS_EVERY == 0 or i == lines:
+            await ctx.report_progress(i, lines, f"{i}/{lines} checks")
+            await anyio.sleep(STEP_S / 10)
+    return f"Pipeline passed: {lines} checks, 0 failed"
