@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import redis_server
 from helpers import Client, ServerProcess
 
 
@@ -17,6 +18,13 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
     srv = ServerProcess("e2e_server.py", base / "tasks.db", base / "server.log")
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_redis_server() -> Iterator[None]:
+    """Kill the redis-server (tests/redis_server.py) at session end, if any test started it."""
+    yield
+    redis_server.stop_redis_server()
 
 
 @pytest.fixture

@@ -32,9 +32,19 @@ async def _sqlite(tmp_path: Path) -> TaskStore:
     return SQLiteStore(tmp_path / "tasks.db")
 
 
+async def _redis(tmp_path: Path) -> TaskStore:
+    from redis_server import redis_url, unique_prefix
+
+    url = redis_url()  # the session's redis-server; skips the test when the test extra is missing
+    from offload.store.redis import RedisStore
+
+    return RedisStore(url, prefix=unique_prefix())
+
+
 BACKENDS: dict[str, StoreFactory] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "redis": _redis,
 }
 
 T0 = 1_700_000_000_000  # a fixed "now" for tests that pass the clock explicitly
