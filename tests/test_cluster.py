@@ -24,11 +24,17 @@ KINDS = {"quick": 50, "slow": 40, "redo": 40, "ask": 30, "hold": 30}
 LOST = "worker lost"
 
 
+def _redis() -> str:
+    from redis_server import redis_url, unique_prefix  # the session's redis-server; skips when not installed
+
+    return f"{redis_url()}?prefix={unique_prefix()}"
+
+
 def _stores(tmp_path: Path) -> dict[str, Callable[[], str]]:
-    return {"sqlite": lambda: f"sqlite:///{tmp_path / 'cluster.db'}"}
+    return {"sqlite": lambda: f"sqlite:///{tmp_path / 'cluster.db'}", "redis": _redis}
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "redis"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _stores(tmp_path)[request.param]()
 
