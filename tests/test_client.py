@@ -22,6 +22,8 @@ from offload.client import InputUnhandled, TaskCancelled, TaskClient, TaskFailed
 
 
 def _server(tmp_path: Path, **env: str) -> ServerProcess:
+    # Every request through the SDK, so the server's counting middleware sees tasks/get too.
+    env = {"OFFLOAD_FAST_GET": "0", **env}
     return ServerProcess("client_server.py", tmp_path / "tasks.db", tmp_path / "server.log", env=env)
 
 

@@ -21,7 +21,14 @@ def _serve(args: argparse.Namespace) -> int:
         server.run("stdio")
         return 0
     print(f"offload: serving {args.target} on http://{args.host}:{args.port}/mcp", file=sys.stderr)
-    serve_http(server, host=args.host, port=args.port, allowed_hosts=args.allow_host, json_response=args.json_response)
+    serve_http(
+        server,
+        host=args.host,
+        port=args.port,
+        allowed_hosts=args.allow_host,
+        json_response=args.json_response,
+        tasks=tasks[0] if len(tasks) == 1 else None,
+    )
     return 0
 
 

@@ -261,10 +261,10 @@ class TaskRuntime:
     async def sweep(self) -> None:
         """One housekeeping pass: renew, hand over answers, recover orphans or claim work, expire."""
         now = now_ms()
-        running = [tid for tid, ex in self.executions.items() if ex.promoted.is_set()]
+        running = [tid for tid, ex in self.executions.items() if ex.promoted]
         for lost in await self.store.renew(self.instance_id, running, now + self.lease_ms):
             ex = self.executions.get(lost)
-            if ex is not None and not ex.settled.is_set():
+            if ex is not None and not ex.settled:
                 ex.cancel("This instance lost the task (it ended elsewhere or its lease was taken over)")
         for task_id in await self.store.answered_tasks(self.instance_id):
             ex = self.executions.get(task_id)
@@ -276,13 +276,13 @@ class TaskRuntime:
                 for record in await self.store.claim_orphans(now, self.instance_id, now + self.lease_ms, room):
                     await self._take_over(record)
         for ex in list(self.executions.values()):
-            if ex.promoted.is_set() and ex.template.expired(now):
+            if ex.promoted and ex.template.expired(now):
                 ex.cancel("The task's TTL elapsed before it finished")
         await self.store.purge_expired(now)
 
     async def _release_leases(self) -> None:
         """On a clean shutdown, let another instance take over at once instead of after the lease."""
-        running = [tid for tid, ex in self.executions.items() if ex.promoted.is_set() and not ex.settled.is_set()]
+        running = [tid for tid, ex in self.executions.items() if ex.promoted and not ex.settled]
         try:
             await self.store.renew(self.instance_id, running, 0)
         except Exception:
@@ -333,7 +333,7 @@ class TaskRuntime:
             return await rerun(updated, dispatch)
 
         ex = self.start(call, tool=record.tool, policy=policy, record=updated)
-        ex.promoted.set()
         ex.dispatch.detach()
+        ex.mark_promoted()
         if message is not None:
             logger.warning("task %s: %s", record.task_id[:8], message)

@@ -8,8 +8,10 @@ roots) becomes an entry of `inputRequests` that `tasks/update` answers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,16 +33,6 @@ logger = logging.getLogger(__name__)
 ToolCall = Callable[["TaskDispatch"], Awaitable[Any]]
 
 
-class _Answer:
-    """A parked server-to-client request waiting for its `tasks/update` answer."""
-
-    __slots__ = ("event", "value")
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.value: Any = None
-
-
 class TaskDispatch:
     """Structurally an SDK `DispatchContext`: the back-channel the tool talks to."""
 
@@ -48,7 +40,8 @@ class TaskDispatch:
         self._ex = execution
         self._inline = inline
         self._transport = transport
-        self._cancel_requested = anyio.Event()
+        self._cancel_requested: anyio.Event | None = None  # made on first use: most tools never look
+        self._cancelled = False
 
     @property
     def transport(self) -> Any:
@@ -68,7 +61,16 @@ class TaskDispatch:
 
     @property
     def cancel_requested(self) -> anyio.Event:
+        if self._cancel_requested is None:
+            self._cancel_requested = anyio.Event()
+            if self._cancelled:
+                self._cancel_requested.set()
         return self._cancel_requested
+
+    def mark_cancelled(self) -> None:
+        self._cancelled = True
+        if self._cancel_requested is not None:
+            self._cancel_requested.set()
 
     def detach(self) -> None:
         """Forget the inline request once the call became a task, so it can be freed."""
@@ -133,15 +135,15 @@ class Execution:
         self.dispatch = TaskDispatch(self, inline, transport)
         self.status_message: str | None = template.status_message
         self.outcome: tuple[str, Any] | None = None  # ("result", obj) | ("error", dict) | ("cancelled", None)
-        self.decided = anyio.Event()  # settled, or the tool asked for input while inline
-        self.settled = anyio.Event()
-        self.promoted = anyio.Event()
+        # Plain flags, and events only while someone can wait on them: a parked task stays small.
+        self.settled = False
+        self.promoted = False
+        self.asked_inline = False  # the tool wanted input before it was a task
+        self._decided: anyio.Event | None = anyio.Event()  # what the interceptor waits on, inline only
+        self._promotion: anyio.Event | None = None  # what an inline `ask` waits on
         self.scope = anyio.CancelScope()
-        # fast_acquire: settling must not yield, or a tool that answers at once (an MRTR InputRequiredResult)
-        # misses the interceptor's one-turn window and is promoted to a task (tests/test_e2e_modes.py).
-        self._lock = anyio.Lock(fast_acquire=True)
         self._outstanding: dict[str, dict[str, Any]] = {}
-        self._answers: dict[str, _Answer] = {}
+        self._answers: dict[str, asyncio.Future[Any]] = {}
         self._seq = 0
         self._flushing = False
         self._cancel_reason: str | None = None
@@ -161,35 +163,60 @@ class Execution:
                     outcome = ("error", error_to_dict(exc))
             if self.scope.cancelled_caught:
                 outcome = ("cancelled", None)
+            # No await before the flag: a tool that answers at once (an MRTR InputRequiredResult)
+            # must read as settled within the interceptor's one scheduler turn.
             self.outcome = outcome
-            async with self._lock:
-                if self.promoted.is_set():
-                    await self._write_outcome()
-                self.settled.set()
-                self.decided.set()
+            self.settled = True
+            self._wake()
+            if self.promoted:
+                await self._write_outcome()
+            # else: not a task (yet); if a promotion is under way it writes the outcome itself
         finally:
             self.runtime._forget(self)
 
     def cancel(self, reason: str) -> None:
         self._cancel_reason = reason
-        self.dispatch.cancel_requested.set()
+        self.dispatch.mark_cancelled()
         self.scope.cancel()
+
+    @property
+    def decided(self) -> bool:
+        return self.settled or self.asked_inline
+
+    async def wait_decided(self) -> None:
+        """Until the tool settled or asked for input (the interceptor's inline wait)."""
+        if self._decided is not None and not self.decided:
+            await self._decided.wait()
+
+    def _wake(self) -> None:
+        if self._decided is not None:
+            self._decided.set()
 
     # -- promotion: inline call -> durable task --
 
     async def promote(self) -> TaskRecord:
         """Store the task (terminal already if the tool finished) and switch routing to it."""
-        async with self._lock:
-            record = self.template.copy()
-            record.status_message = self.status_message
-            if self.settled.is_set():
-                self._apply_outcome(record)
-            await self.runtime.store.create(record)
-            self.promoted.set()
-            self.dispatch.detach()
-        if not record.terminal and self.status_message != record.status_message:
+        record = self.template.copy()
+        record.status_message = self.status_message
+        settled_before = self.settled
+        if settled_before:
+            self._apply_outcome(record)
+        self.dispatch.detach()  # from here on nothing more goes to the HTTP exchange
+        await self.runtime.store.create(record)
+        self.mark_promoted()
+        if self.settled and not settled_before:
+            await self._write_outcome()  # it finished while the task was being stored
+        elif not record.terminal and self.status_message != record.status_message:
             self._schedule_flush()
         return record
+
+    def mark_promoted(self) -> None:
+        """The task exists in the store; inline-phase waiting is over."""
+        self.promoted = True
+        self._decided = None
+        if self._promotion is not None:
+            self._promotion.set()
+            self._promotion = None
 
     def _apply_outcome(self, record: TaskRecord) -> None:
         change = self._outcome_change()
@@ -226,7 +253,7 @@ class Execution:
 
     def note_status(self, message: str) -> None:
         self.status_message = message
-        if self.promoted.is_set() and not self.settled.is_set():
+        if self.promoted and not self.settled:
             self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -240,7 +267,7 @@ class Execution:
             while True:
                 message = self.status_message
                 await self.runtime.write(self.task_id, {"status_message": message})
-                if message == self.status_message or self.settled.is_set():
+                if message == self.status_message or self.settled:
                     break
         finally:
             self._flushing = False
@@ -249,26 +276,30 @@ class Execution:
 
     async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Park a server-to-client request as an inputRequest and wait for its answer."""
-        if not self.promoted.is_set():
-            self.decided.set()  # the interceptor turns the call into a task now
-            await self.promoted.wait()
+        if not self.promoted:
+            self.asked_inline = True
+            self._wake()  # the interceptor turns the call into a task now
+            if self._promotion is None:
+                self._promotion = anyio.Event()
+            await self._promotion.wait()
         self._seq += 1
         key = f"{method.split('/')[0]}-{self.template.attempts}.{self._seq}"
-        answer = _Answer()
+        # A bare future: the lightest thing a parked request can wait on.
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._outstanding[key] = {"method": method, "params": params}
         self._answers[key] = answer
         try:
             await self._sync_inputs()
             timeout = self.policy.input_timeout_s
-            try:
-                with anyio.fail_after(timeout):
-                    await answer.event.wait()
-            except TimeoutError:
+            deadline = math.inf if timeout is None else anyio.current_time() + timeout
+            with anyio.CancelScope(deadline=deadline) as waiting:
+                value = await answer
+            if waiting.cancelled_caught:
                 raise MCPError(
                     code=REQUEST_TIMEOUT,
                     message=f"No answer to input request {key!r} within {timeout:g} s; the task gave up waiting",
-                ) from None
-            return answer.value if isinstance(answer.value, dict) else {"value": answer.value}
+                )
+            return value if isinstance(value, dict) else {"value": value}
         finally:
             self._outstanding.pop(key, None)
             self._answers.pop(key, None)
@@ -278,11 +309,10 @@ class Execution:
         taken: list[str] = []
         for key, value in responses.items():
             answer = self._answers.get(key)
-            if answer is None or answer.event.is_set() or key not in self._outstanding:
+            if answer is None or answer.done() or key not in self._outstanding:
                 continue
             del self._outstanding[key]
-            answer.value = value
-            answer.event.set()
+            answer.set_result(value)
             taken.append(key)
         return taken
 

@@ -8,18 +8,30 @@ Running a tool as a task means giving it a request context whose back-channel is
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import json
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.server.session import ServerSession
-from mcp.shared.dispatcher import DispatchContext
+from mcp.shared.dispatcher import CallOptions, DispatchContext
 from mcp_types import CallToolRequestParams
+from starlette.datastructures import Headers
 
 from offload.runtime import TaskDispatch
 from offload.store import TaskRecord
+
+
+def detached_transport(transport: Any) -> Any:
+    """The transport metadata a task keeps: a copy whose headers no longer pin the HTTP exchange."""
+    headers = getattr(transport, "headers", None)
+    if headers is None or not dataclasses.is_dataclass(transport):
+        return transport
+    return dataclasses.replace(cast(Any, transport), headers=Headers(raw=list(getattr(headers, "raw", []))))
 
 
 def inline_channel(ctx: ServerRequestContext[Any, Any]) -> DispatchContext[Any]:
@@ -27,26 +39,90 @@ def inline_channel(ctx: ServerRequestContext[Any, Any]) -> DispatchContext[Any]:
     return ctx.session._request_outbound
 
 
+_current_task: contextvars.ContextVar[TaskDispatch | None] = contextvars.ContextVar("offload_task", default=None)
+
+
+class _CurrentTask:
+    """Outbound of a `Connection` shared by many tasks: a send goes to the task that makes it.
+
+    Each task's coroutine runs in its own asyncio task, whose context names its dispatch.
+    """
+
+    async def send_raw_request(
+        self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
+    ) -> dict[str, Any]:
+        return await self._dispatch().send_raw_request(method, params, opts)
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None) -> None:
+        await self._dispatch().notify(method, params, opts)
+
+    @staticmethod
+    def _dispatch() -> TaskDispatch:
+        dispatch = _current_task.get()
+        if dispatch is None:
+            raise RuntimeError("a task's connection was used outside of its task")
+        return dispatch
+
+
+_ROUTER = _CurrentTask()
+_CONNECTIONS: dict[str, Connection] = {}
+_MAX_CONNECTIONS = 256
+
+
+def _shared_connection(protocol_version: str, client_info: Any, caps: Any) -> Connection:
+    """One Connection per distinct client envelope, not per task: a parked task stays small."""
+    key = json.dumps([protocol_version, client_info, caps], sort_keys=True, default=str)
+    conn = _CONNECTIONS.get(key)
+    if conn is None:
+        if len(_CONNECTIONS) >= _MAX_CONNECTIONS:
+            _CONNECTIONS.pop(next(iter(_CONNECTIONS)))
+        conn = _CONNECTIONS[key] = Connection.from_envelope(protocol_version, client_info, caps, outbound=_ROUTER)
+    return conn
+
+
 def _task_session(
     dispatch: TaskDispatch, protocol_version: str, client_info: Any, caps: Any, meta: Any
 ) -> ServerSession:
-    conn = Connection.from_envelope(protocol_version, client_info, caps, outbound=dispatch)
-    return ServerSession(dispatch, conn, request_meta=meta)
+    _current_task.set(dispatch)  # called inside the task's own asyncio task
+    return ServerSession(dispatch, _shared_connection(protocol_version, client_info, caps), request_meta=meta)
 
 
-def task_context(ctx: ServerRequestContext[Any, Any], dispatch: TaskDispatch) -> ServerRequestContext[Any, Any]:
-    """A copy of `ctx` whose session talks to the task instead of the HTTP exchange."""
+class _Headers:
+    """What a tool can read of its HTTP request once the exchange is over: the headers."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, headers: Any) -> None:
+        self.headers = headers
+
+
+def task_context_factory(
+    ctx: ServerRequestContext[Any, Any],
+) -> Callable[[TaskDispatch], ServerRequestContext[Any, Any]]:
+    """Build, per dispatch, a copy of `ctx` whose session talks to the task, not the HTTP exchange.
+
+    The factory keeps only what the tool can observe (params, `_meta`, headers, capabilities), so a
+    task parked for hours does not pin the finished HTTP exchange in memory.
+    """
     session = ctx.session
     caps = session.client_capabilities
     params = session.client_params
     info = params.client_info.model_dump(by_alias=True, exclude_none=True) if params is not None else None
     caps_raw = caps.model_dump(by_alias=True, exclude_none=True) if caps is not None else None
-    return dataclasses.replace(
+    headers = getattr(ctx.request, "headers", None)
+    light = dataclasses.replace(
         ctx,
-        session=_task_session(dispatch, ctx.protocol_version, info, caps_raw, ctx.meta),
+        session=cast(ServerSession, None),  # set per dispatch below; the request's own is let go
+        request=None if headers is None else _Headers(Headers(raw=list(headers.raw))),
         close_sse_stream=None,
         close_standalone_sse_stream=None,
     )
+
+    def build(dispatch: TaskDispatch) -> ServerRequestContext[Any, Any]:
+        session = _task_session(dispatch, light.protocol_version, info, caps_raw, light.meta)
+        return dataclasses.replace(light, session=session)
+
+    return build
 
 
 def request_snapshot(ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams) -> dict[str, Any]:

@@ -257,8 +257,10 @@ class Tasks(Extension):
         call_next: CallNext,
         policy: TaskPolicy,
     ) -> HandlerResult:
+        task_context = bridge.task_context_factory(ctx)
+
         async def call(dispatch: Any) -> Any:
-            return await call_next(bridge.task_context(ctx, dispatch))
+            return await call_next(task_context(dispatch))
 
         inline = bridge.inline_channel(ctx)
         ex = self.runtime.start(
@@ -266,7 +268,7 @@ class Tasks(Extension):
             tool=params.name,
             policy=policy,
             inline=inline,
-            transport=getattr(inline, "transport", None),
+            transport=bridge.detached_transport(getattr(inline, "transport", None)),
             principal=authenticated_principal(ctx),
             request=bridge.request_snapshot(ctx, params) if policy.retry else None,
         )
@@ -275,10 +277,10 @@ class Tasks(Extension):
             # trivial result) settle before any task exists; then the tool's budget, if any.
             await anyio.lowlevel.checkpoint()
             budget = policy.budget_s
-            if not ex.decided.is_set() and budget:
+            if not ex.decided and budget:
                 with anyio.move_on_after(budget):
-                    await ex.decided.wait()
-            if ex.settled.is_set():
+                    await ex.wait_decided()
+            if ex.settled:
                 assert ex.outcome is not None
                 kind, value = ex.outcome
                 mrtr = kind == "result" and _result_type(value) == "input_required"
@@ -288,7 +290,7 @@ class Tasks(Extension):
                     return value  # type: ignore[no-any-return]
             record = await ex.promote()
         except BaseException:
-            if not ex.promoted.is_set():
+            if not ex.promoted:
                 ex.cancel("The request was abandoned before the task was created")
             raise
         return create_task_result(record)
