@@ -1,4 +1,4 @@
-"""The `offload` command: `demo`, `serve`."""
+"""The `offload` command: `demo`, `serve`, `gateway`."""
 
 from __future__ import annotations
 
@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("target", help="MODULE:SERVER, MODULE, or path/to/file.py[:SERVER]")
     worker.add_argument("--store", help="task store URL shared with the front instances")
     worker.set_defaults(func=_worker)
+
+    from offload.gateway.cli import add_gateway_parser
+
+    add_gateway_parser(sub)
 
     demo = sub.add_parser("demo", help="run an example server and a task-aware client against it")
     demo.add_argument("--dir", help="where to keep the demo's task store (default: a new temporary folder)")
