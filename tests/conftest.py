@@ -9,6 +9,7 @@ import pytest
 
 import redis_server
 from helpers import Client, ServerProcess
+from postgres_server import postgres_server, stop_postgres_at_session_end  # noqa: F401 - session fixtures
 
 
 @pytest.fixture(scope="session")

@@ -41,10 +41,18 @@ async def _redis(tmp_path: Path) -> TaskStore:
     return RedisStore(url, prefix=unique_prefix())
 
 
+async def _postgres(tmp_path: Path) -> TaskStore:
+    from offload.store.postgres import PostgresStore
+    from postgres_server import shared_server
+
+    return PostgresStore(await shared_server().fresh_schema())  # the session's server, a new schema
+
+
 BACKENDS: dict[str, StoreFactory] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "redis": _redis,
+    "postgres": _postgres,
 }
 
 T0 = 1_700_000_000_000  # a fixed "now" for tests that pass the clock explicitly

@@ -30,11 +30,17 @@ def _redis() -> str:
     return f"{redis_url()}?prefix={unique_prefix()}"
 
 
+def _postgres() -> str:
+    from postgres_server import new_database_url  # the session's PostgreSQL, a database of this test's own
+
+    return new_database_url()
+
+
 def _stores(tmp_path: Path) -> dict[str, Callable[[], str]]:
-    return {"sqlite": lambda: f"sqlite:///{tmp_path / 'cluster.db'}", "redis": _redis}
+    return {"sqlite": lambda: f"sqlite:///{tmp_path / 'cluster.db'}", "redis": _redis, "postgres": _postgres}
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _stores(tmp_path)[request.param]()
 

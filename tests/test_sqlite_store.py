@@ -311,7 +311,6 @@ async def test_open_store_sqlite_in_memory_url_works(tmp_path: Path, monkeypatch
     "url",
     [
         "",
-        "postgres://db/tasks",
         "sqlite:",
         "memory",
         "file:///tmp/x.db",

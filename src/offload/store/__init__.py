@@ -11,13 +11,20 @@ DEFAULT_STORE_URL = "sqlite:///offload-tasks.db"
 
 def open_store(url: str) -> TaskStore:
     """Build (not yet open) the store a URL names: `sqlite:///PATH`, `sqlite:///:memory:`, `memory://`,
-    `redis://HOST:PORT/DB` or `rediss://...` (optionally `?prefix=KEYPREFIX`; needs `offload[redis]`)."""
+    `redis://HOST:PORT/DB` or `rediss://...` (optionally `?prefix=KEYPREFIX`; needs `offload[redis]`),
+    `postgresql://USER:PASSWORD@HOST:PORT/DB` or `postgres://...` (needs `offload[postgres]`)."""
     if url.startswith(("redis://", "rediss://")):
         try:
             from offload.store.redis import RedisStore
         except ImportError as exc:  # the message names the extra to install
             raise ImportError(f"store URL {url.split('@')[-1]!r}: {exc}") from exc
         return RedisStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from offload.store.postgres import PostgresStore
+        except ImportError as exc:  # the message names the extra to install
+            raise ImportError(f"store URL {url.split('@')[-1]!r}: {exc}") from exc
+        return PostgresStore(url)
     if url.startswith("sqlite://"):
         path = url[len("sqlite://") :]
         if path.startswith("/"):
@@ -27,7 +34,9 @@ def open_store(url: str) -> TaskStore:
         return SQLiteStore(path)
     if url in ("memory://", "memory:"):
         return MemoryStore()
-    raise ValueError(f"unsupported store URL {url!r}: expected sqlite:///PATH, memory:// or redis://HOST:PORT/DB")
+    raise ValueError(
+        f"unsupported store URL {url!r}: expected sqlite:///PATH, memory://, redis://HOST:PORT/DB or postgresql://HOST/DB"
+    )
 
 
 __all__ = [
