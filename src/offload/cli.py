@@ -1,4 +1,4 @@
-"""The `offload` command: `demo`, `serve`, `gateway`."""
+"""The `offload` command: `demo`, `serve`, `gateway`, and the client commands `call`, `task`, `tasks` (cli_tasks.py)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from offload.cli_tasks import add_client_commands
+
     parser = argparse.ArgumentParser(prog="offload", description="Durable MCP Tasks for the official MCP Python SDK")
+    parser.add_argument(
+        "--json", dest="global_json", action="store_true", help="client commands: print JSON for programs"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve an MCPServer with tasks over Streamable HTTP or stdio")
@@ -89,11 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", help="where to keep the demo's task store (default: a new temporary folder)")
     demo.add_argument("--fast", action="store_true", help="shorter operation, for tests")
     demo.set_defaults(func=_demo)
+
+    add_client_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from offload.cli_tasks import parse_args
+
+    args = parse_args(build_parser(), argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -1,0 +1,325 @@
+"""The client commands (`offload call`, `offload task ...`, `offload tasks`) as a user runs them.
+
+Every test runs the real console script as a subprocess against a real `offload serve` process
+(tests/servers/cli_server.py). stdin is not a terminal unless a test gives it a pseudo-terminal.
+Deadlines are generous and nothing asserts timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import DEADLINE_S, OFFLOAD, Client, ServerProcess, free_port
+
+CLI_DEADLINE_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    base = tmp_path_factory.mktemp("cli-server")
+    srv = ServerProcess("cli_server.py", base / "tasks.db", base / "server.log")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "journal.db"
+
+
+def offload(*args: str, journal: Path, stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+    """Run `offload ARGS`; the journal goes to `journal` ($OFFLOAD_JOURNAL), never to the real home."""
+    env = {**os.environ, "OFFLOAD_JOURNAL": str(journal)}
+    env.pop("OFFLOAD_TOKEN", None)
+    env.pop("OFFLOAD_DEBUG", None)
+    proc = subprocess.run(
+        [OFFLOAD, *args], capture_output=True, text=True, stdin=stdin, env=env, timeout=CLI_DEADLINE_S
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def offload_each(commands: list[tuple[str, ...]], *, journal: Path) -> list[subprocess.CompletedProcess[str]]:
+    """Several independent `offload` runs at once (each process spends most of its time importing)."""
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        return list(pool.map(lambda args: offload(*args, journal=journal), commands))
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+    return proc.stdout
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str], code: int | None = None) -> str:
+    """The command failed with exactly one `offload: ...` line on stderr."""
+    assert proc.returncode != 0, f"expected failure, got 0; stdout: {proc.stdout}"
+    if code is not None:
+        assert proc.returncode == code, f"exit {proc.returncode}, expected {code}; stderr: {proc.stderr}"
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got: {proc.stderr!r}"
+    assert lines[0].startswith("offload: "), lines[0]
+    return lines[0]
+
+
+def task_json(server: ServerProcess, task_id: str, journal: Path) -> dict[str, Any]:
+    return dict(json.loads(ok(offload("task", "get", server.url, task_id, "--json", journal=journal))))
+
+
+def wait_status(server: ServerProcess, task_id: str, statuses: tuple[str, ...]) -> dict[str, Any]:
+    """Poll over raw HTTP (a CLI process per poll would only be slower); the CLI is checked elsewhere."""
+    client = Client(server.url)
+    try:
+        return client.wait_for(task_id, statuses, timeout=CLI_DEADLINE_S)
+    finally:
+        client.close()
+
+
+def detach(server: ServerProcess, journal: Path, *call: str) -> str:
+    out = ok(offload("call", "--detach", server.url, *call, journal=journal))
+    lines = out.splitlines()
+    assert len(lines) == 1, out
+    task_id = lines[0].strip()
+    assert len(task_id) == 43, task_id
+    return task_id
+
+
+# -- call --
+
+
+def test_call_follows_the_task_and_prints_the_result(server: ServerProcess, journal: Path) -> None:
+    proc = offload("call", server.url, "slow", "steps=3", journal=journal)
+    assert ok(proc).strip() == "slow done after 3 steps"
+    # Not a terminal: plain status lines, the last one the terminal status.
+    assert "\r" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].split()[2] == "completed"
+
+
+def test_call_key_value_arguments_are_json_when_they_parse(server: ServerProcess, journal: Path) -> None:
+    out = ok(offload("call", server.url, "echo", "n=3", "flag=true", "word=hi", journal=journal))
+    assert json.loads(out) == {"n": 3, "flag": True, "word": "hi"}
+    base = json.dumps({"n": 1, "flag": False, "word": "from json"})
+    out = ok(offload("call", server.url, "echo", "--json", base, "n=7", journal=journal))
+    assert json.loads(out) == {"n": 7, "flag": False, "word": "from json"}
+
+
+def test_call_json_output_is_the_call_tool_result(server: ServerProcess, journal: Path) -> None:
+    for args in (("call", "--output", "json"), ("--json", "call")):
+        result = json.loads(ok(offload(*args, server.url, "slow", "steps=1", journal=journal)))
+        assert result["isError"] is False
+        assert result["content"][0]["text"] == "slow done after 1 steps"
+
+
+def test_detach_prints_a_task_id_that_task_wait_completes(server: ServerProcess, journal: Path) -> None:
+    task_id = detach(server, journal, "slow", "steps=2")
+    task = json.loads(ok(offload("task", "wait", server.url, task_id, "--json", journal=journal)))
+    assert task["taskId"] == task_id
+    assert task["status"] == "completed"
+    assert task["result"]["content"][0]["text"] == "slow done after 2 steps"
+    # Human output of the same finished task is the result text.
+    assert ok(offload("task", "wait", server.url, task_id, journal=journal)).strip() == "slow done after 2 steps"
+
+
+def test_detach_of_an_inline_tool_prints_the_result(server: ServerProcess, journal: Path) -> None:
+    out = ok(offload("call", "--detach", server.url, "echo", "n=1", "flag=false", "word=x", journal=journal))
+    assert json.loads(out) == {"n": 1, "flag": False, "word": "x"}
+
+
+def test_a_failed_task_exits_nonzero_with_one_line(server: ServerProcess, journal: Path) -> None:
+    proc = offload("call", "-q", server.url, "fail", journal=journal)
+    line = one_error_line(proc, 1)
+    assert "failed" in line and "the deploy target refused the release" in line and "-32050" in line
+    assert proc.stdout == ""
+    # With the status line on, the error is still the last line and still one line.
+    proc = offload("call", server.url, "fail", journal=journal)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("offload: task ")
+
+
+def test_a_tool_error_result_is_printed_and_exits_nonzero(server: ServerProcess, journal: Path) -> None:
+    proc = offload("call", "-q", server.url, "broken", journal=journal)
+    assert proc.returncode == 1
+    assert "the widget is broken" in proc.stdout or "broken" in proc.stdout
+    one_error_line(proc, 1)
+
+
+# -- task get / cancel / answer --
+
+
+def test_task_get_json_and_cancel(server: ServerProcess, journal: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    task_id = detach(server, journal, "gated", f"path={gate}")
+    try:
+        task = task_json(server, task_id, journal)
+        assert task["taskId"] == task_id
+        assert task["status"] == "working"
+        human = ok(offload("task", "get", server.url, task_id, journal=journal))
+        assert task_id in human and "working" in human
+
+        out = ok(offload("task", "cancel", server.url, task_id, journal=journal))
+        assert task_id in out
+        assert wait_status(server, task_id, ("cancelled", "completed", "failed"))["status"] == "cancelled"
+        proc = offload("task", "wait", "-q", server.url, task_id, journal=journal)
+        assert "cancelled" in one_error_line(proc, 1)
+    finally:
+        gate.write_text("open")
+
+
+def test_task_answer_answers_an_elicitation(server: ServerProcess, journal: Path) -> None:
+    task_id = detach(server, journal, "ask_name")
+    task = wait_status(server, task_id, ("input_required",))
+    (key,) = task["inputRequests"]
+    assert task["inputRequests"][key]["method"] == "elicitation/create"
+    answer = json.dumps({"action": "accept", "content": {"name": "Ada"}})
+    ok(offload("task", "answer", server.url, task_id, f"{key}={answer}", journal=journal))
+    assert ok(offload("task", "wait", server.url, task_id, journal=journal)).strip() == "Hello, Ada!"
+
+    # The whole inputResponses object at once.
+    task_id = detach(server, journal, "ask_name")
+    (key,) = wait_status(server, task_id, ("input_required",))["inputRequests"]
+    responses = json.dumps({key: {"action": "accept", "content": {"name": "Grace"}}})
+    ok(offload("task", "answer", server.url, task_id, "--json", responses, journal=journal))
+    assert ok(offload("task", "wait", server.url, task_id, journal=journal)).strip() == "Hello, Grace!"
+
+
+def test_call_needing_input_without_a_terminal_says_how_to_answer(server: ServerProcess, journal: Path) -> None:
+    proc = offload("call", "-q", server.url, "ask_name", journal=journal)
+    line = one_error_line(proc, 4)
+    assert "offload task answer" in line and "stdin is not a terminal" in line
+    # The task is still there, waiting; the command in the message is the one that answers it.
+    task_id = next(word for word in line.split() if len(word) == 43 and word in proc.stderr)
+    (key,) = wait_status(server, task_id, ("input_required",))["inputRequests"]
+    answer = json.dumps({"action": "accept", "content": {"name": "Lin"}})
+    ok(offload("task", "answer", server.url, task_id, f"{key}={answer}", journal=journal))
+    assert ok(offload("task", "wait", server.url, task_id, journal=journal)).strip() == "Hello, Lin!"
+
+
+def test_input_before_the_task_without_a_terminal_is_one_line(server: ServerProcess, journal: Path) -> None:
+    line = one_error_line(offload("call", "-q", server.url, "confirm_first", journal=journal), 1)
+    assert "confirm_first" in line and "stdin is not a terminal" in line
+
+
+# -- the journal --
+
+
+def test_tasks_lists_unfinished_tasks_and_all_with_all(server: ServerProcess, journal: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    try:
+        task_id = detach(server, journal, "gated", f"path={gate}")
+        listing = ok(offload("tasks", "--journal", str(journal), journal=journal))
+        row = next(line for line in listing.splitlines() if task_id in line)
+        assert "gated" in row and "working" in row and server.url in row
+        entries = json.loads(ok(offload("tasks", "--journal", str(journal), "--json", journal=journal)))
+        assert [e["taskId"] for e in entries] == [task_id]
+    finally:
+        gate.write_text("open")
+    ok(offload("task", "wait", server.url, task_id, journal=journal))
+    ok(offload("call", server.url, "slow", "steps=1", journal=journal))
+
+    listing = ok(offload("tasks", "--journal", str(journal), journal=journal))
+    assert task_id not in listing
+    entries = json.loads(ok(offload("tasks", "--journal", str(journal), "--all", "--json", journal=journal)))
+    by_tool = {e["tool"]: e for e in entries}
+    assert by_tool["gated"]["taskId"] == task_id and by_tool["gated"]["status"] == "completed"
+    assert by_tool["slow"]["status"] == "completed"
+    listing = ok(offload("tasks", "--all", journal=journal))  # $OFFLOAD_JOURNAL is the default
+    assert task_id in listing and "completed" in listing
+
+
+def test_tasks_with_no_journal_is_empty(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing.db"
+    assert json.loads(ok(offload("tasks", "--json", journal=missing))) == []
+    assert not missing.exists()
+
+
+# -- errors --
+
+
+def test_a_closed_port_gives_one_line_and_exit_3(journal: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    commands = [("call", url, "slow", "steps=1"), ("task", "get", url, "x"), ("task", "wait", url, "x")]
+    for proc in offload_each(commands, journal=journal):
+        assert "cannot reach" in one_error_line(proc, 3)
+
+
+def test_an_unknown_task_id_gives_one_line(server: ServerProcess, journal: Path) -> None:
+    commands = [
+        ("task", "get", server.url, "no-such-task"),
+        ("task", "wait", server.url, "no-such-task"),
+        ("task", "cancel", server.url, "no-such-task"),
+        ("task", "answer", server.url, "no-such-task", "k={}"),
+        ("task", "get", server.url, "-no-such-task-but-a-dashed-id"),  # ids may start with "-"
+    ]
+    for proc in offload_each(commands, journal=journal):
+        line = one_error_line(proc, 1)
+        assert "not found" in line.lower() and "no-such-task" in line
+
+
+def test_usage_errors_exit_2(server: ServerProcess, journal: Path) -> None:
+    commands = [
+        ("call", server.url, "echo", "not-a-pair"),
+        ("call", server.url, "echo", "--json", "[1, 2]"),
+        ("call", "ftp://example.com", "echo"),
+        ("task", "answer", server.url, "some-task", "key=not json"),
+        ("task", "answer", server.url, "some-task"),
+        ("call",),  # argparse's own usage error
+    ]
+    *mine, argparse_error = offload_each(commands, journal=journal)
+    for proc in mine:
+        one_error_line(proc, 2)
+    assert argparse_error.returncode == 2
+
+
+# -- a terminal --
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_call_asks_at_a_terminal(server: ServerProcess, journal: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "OFFLOAD_JOURNAL": str(journal)}
+    proc = subprocess.Popen(
+        [OFFLOAD, "call", server.url, "ask_name"], stdin=slave, stderr=slave, stdout=subprocess.PIPE, env=env
+    )
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + CLI_DEADLINE_S
+        while marker not in seen:
+            assert time.monotonic() < deadline, f"no {marker!r} on the terminal; saw {seen!r}"
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+
+    try:
+        read_until(b"Please enter your name.")
+        read_until(b"Answer?")
+        os.write(master, b"\n")
+        read_until(b"Name")
+        os.write(master, b"Ada\n")
+        out, _ = proc.communicate(timeout=CLI_DEADLINE_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=DEADLINE_S)
+        os.close(master)
+    assert proc.returncode == 0, seen
+    assert out.decode().strip() == "Hello, Ada!"
+    assert b"Traceback" not in seen
+    assert b"\r" in seen  # the status line is rewritten in place on a terminal
