@@ -14,6 +14,7 @@ tasks, for `worker` processes to claim and run.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -67,6 +68,9 @@ class TaskRuntime:
         self.policy_for: Callable[[str], TaskPolicy] = lambda _tool: TaskPolicy()
         self.rerun: Rerun | None = None
         self._tg: anyio.abc.TaskGroup | None = None
+        # Executions run as bare asyncio tasks (anyio's task handles cost ~1.5 KB each, and a parked
+        # task should stay small); the runtime still owns them and cancels them on shutdown.
+        self._running: set[asyncio.Task[None]] = set()
         self._wake = anyio.Event()
 
     # -- lifecycle --
@@ -84,6 +88,7 @@ class TaskRuntime:
                 finally:
                     with anyio.CancelScope(shield=True):
                         await self._release_leases()
+                        await self._stop_executions()
                     tg.cancel_scope.cancel()
         finally:
             self._tg = None
@@ -127,8 +132,23 @@ class TaskRuntime:
         record.lease_ms = now_ms() + self.lease_ms
         ex = Execution(self, record, policy, inline, transport)
         self.executions[ex.task_id] = ex
-        self._tg.start_soon(ex.run, call)
+        task = asyncio.get_running_loop().create_task(ex.run(call))
+        self._running.add(task)
+        task.add_done_callback(self._reap)
         return ex
+
+    def _reap(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("an execution failed outside its tool", exc_info=exc)
+
+    async def _stop_executions(self) -> None:
+        """Shutdown: cancel what still runs here (its lease is released: another instance takes over)."""
+        tasks = list(self._running)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def new_record(
         self, tool: str, policy: TaskPolicy, principal: str | None, request: dict[str, Any] | None

@@ -36,6 +36,8 @@ ToolCall = Callable[["TaskDispatch"], Awaitable[Any]]
 class TaskDispatch:
     """Structurally an SDK `DispatchContext`: the back-channel the tool talks to."""
 
+    __slots__ = ("_cancel_requested", "_cancelled", "_ex", "_inline", "_transport")
+
     def __init__(self, execution: Execution, inline: DispatchContext[Any] | None, transport: Any) -> None:
         self._ex = execution
         self._inline = inline
@@ -119,6 +121,27 @@ def _failed(message: str) -> Change:
 
 class Execution:
     """The running tool behind one call, and the bookkeeping that makes it a task."""
+
+    __slots__ = (
+        "_answers",
+        "_cancel_reason",
+        "_decided",
+        "_flushing",
+        "_outstanding",
+        "_promotion",
+        "_seq",
+        "asked_inline",
+        "dispatch",
+        "outcome",
+        "policy",
+        "promoted",
+        "runtime",
+        "scope",
+        "settled",
+        "status_message",
+        "task_id",
+        "template",
+    )
 
     def __init__(
         self,

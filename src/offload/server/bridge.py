@@ -20,18 +20,9 @@ from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.server.session import ServerSession
 from mcp.shared.dispatcher import CallOptions, DispatchContext
 from mcp_types import CallToolRequestParams
-from starlette.datastructures import Headers
 
 from offload.runtime import TaskDispatch
 from offload.store import TaskRecord
-
-
-def detached_transport(transport: Any) -> Any:
-    """The transport metadata a task keeps: a copy whose headers no longer pin the HTTP exchange."""
-    headers = getattr(transport, "headers", None)
-    if headers is None or not dataclasses.is_dataclass(transport):
-        return transport
-    return dataclasses.replace(cast(Any, transport), headers=Headers(raw=list(getattr(headers, "raw", []))))
 
 
 def inline_channel(ctx: ServerRequestContext[Any, Any]) -> DispatchContext[Any]:
@@ -109,18 +100,21 @@ def task_context_factory(
     params = session.client_params
     info = params.client_info.model_dump(by_alias=True, exclude_none=True) if params is not None else None
     caps_raw = caps.model_dump(by_alias=True, exclude_none=True) if caps is not None else None
+    connection = _shared_connection(ctx.protocol_version, info, caps_raw)
     headers = getattr(ctx.request, "headers", None)
     light = dataclasses.replace(
         ctx,
         session=cast(ServerSession, None),  # set per dispatch below; the request's own is let go
-        request=None if headers is None else _Headers(Headers(raw=list(headers.raw))),
+        # starlette's Headers hold only the header list, not the ASGI scope: safe to keep.
+        request=None if headers is None else _Headers(headers),
+        params=None,  # the raw JSON; the tool is called with the validated params, kept by the SDK
         close_sse_stream=None,
         close_standalone_sse_stream=None,
     )
 
     def build(dispatch: TaskDispatch) -> ServerRequestContext[Any, Any]:
-        session = _task_session(dispatch, light.protocol_version, info, caps_raw, light.meta)
-        return dataclasses.replace(light, session=session)
+        _current_task.set(dispatch)  # called inside the task's own asyncio task
+        return dataclasses.replace(light, session=ServerSession(dispatch, connection, request_meta=light.meta))
 
     return build
 

@@ -268,7 +268,7 @@ class Tasks(Extension):
             tool=params.name,
             policy=policy,
             inline=inline,
-            transport=bridge.detached_transport(getattr(inline, "transport", None)),
+            transport=getattr(inline, "transport", None),
             principal=authenticated_principal(ctx),
             request=bridge.request_snapshot(ctx, params) if policy.retry else None,
         )

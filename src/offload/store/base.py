@@ -37,7 +37,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskRecord:
     """Everything durable about one task.
 
