@@ -242,3 +242,21 @@ def _finished(srv: ServerProcess, task_id: str) -> bool:
     with sqlite3.connect(srv.db) as db:
         row = db.execute("SELECT status FROM tasks WHERE task_id=?", (task_id,)).fetchone()
     return row is not None and row[0] == "completed"
+
+
+def test_wait_reports_each_change_to_on_update(polling_server: ServerProcess) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    async def run() -> None:
+        async with TaskClient(polling_server.url) as client:
+            handle = await client.start_tool("sleepy", {"seconds": 1.0})
+            assert not hasattr(handle, "content"), "expected a handle"
+            final = await handle.wait(
+                timeout=20, on_update=lambda t: seen.append((t["status"], t.get("statusMessage")))
+            )  # type: ignore[union-attr]
+            assert final["status"] == "completed"
+
+    anyio.run(run)
+    assert seen[-1][0] == "completed"
+    assert ("working", "sleeping") in seen
+    assert len(seen) == len(set(seen))  # a change is reported once, not once per poll

@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextvars
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio
 import anyio.abc
@@ -88,6 +88,7 @@ class TaskHandle:
         self.client = client
         self.task_id = task_id
         self.last: dict[str, Any] | None = task
+        self._on_update: Callable[[dict[str, Any]], None] | None = None
         entry = client.journal.get(client.url, task_id) if client.journal else None
         self.answered: set[str] = set(entry.answered) if entry else set()
 
@@ -123,8 +124,16 @@ class TaskHandle:
 
     # -- driving to the end --
 
-    async def wait(self, timeout: float | None = None) -> dict[str, Any]:
-        """Follow the task to a terminal status, answering input with the client's handlers."""
+    async def wait(
+        self, timeout: float | None = None, on_update: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any]:
+        """Follow the task to a terminal status, answering input with the client's handlers.
+
+        `on_update` is called with the task each time its status or statusMessage changes.
+        """
+        self._on_update = on_update
+        if on_update is not None and self.last is not None:
+            on_update(self.last)  # where the task stands as the wait begins
         try:
             with anyio.fail_after(timeout):
                 return await self._follow()
@@ -216,13 +225,16 @@ class TaskHandle:
     def _observe(self, task: dict[str, Any]) -> None:
         previous = self.last
         self.last = task
-        journal = self.client.journal
-        if journal is not None and (
-            previous is None
-            or previous.get("status") != task.get("status")
-            or previous.get("statusMessage") != task.get("statusMessage")
+        if (
+            previous is not None
+            and previous.get("status") == task.get("status")
+            and previous.get("statusMessage") == task.get("statusMessage")
         ):
-            journal.observed(self.client.url, self.task_id, task["status"], task.get("statusMessage"))
+            return
+        if self.client.journal is not None:
+            self.client.journal.observed(self.client.url, self.task_id, task["status"], task.get("statusMessage"))
+        if self._on_update is not None:
+            self._on_update(task)
 
 
 class _PushState:
@@ -307,22 +319,26 @@ class TaskClient:
 
     # -- calling tools --
 
-    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any] | None = None, *, meta: dict[str, Any] | None = None
+    ) -> CallToolResult:
         """Transparent mode: the ordinary result, whether or not the server made a task of it.
 
         Raises `TaskFailed` (carrying the JSON-RPC error) or `TaskCancelled` when a task ends so.
         """
         token = _detach.set(False)
         try:
-            return await self._sdk.call_tool(name, arguments)
+            return await self._sdk.call_tool(name, arguments, meta=cast(Any, meta))
         finally:
             _detach.reset(token)
 
-    async def start_tool(self, name: str, arguments: dict[str, Any] | None = None) -> TaskHandle | CallToolResult:
+    async def start_tool(
+        self, name: str, arguments: dict[str, Any] | None = None, *, meta: dict[str, Any] | None = None
+    ) -> TaskHandle | CallToolResult:
         """Handle mode: a `TaskHandle` at once if the server made a task, else the inline result."""
         token = _detach.set(True)
         try:
-            return await self._sdk.call_tool(name, arguments)
+            return await self._sdk.call_tool(name, arguments, meta=cast(Any, meta))
         except _Detached as detached:
             return self._adopt(detached.created, name, arguments)
         finally:
@@ -361,6 +377,7 @@ class TaskClient:
         """
         errors = 0
         delay = max(self.default_poll_ms / 1000, 0.2)
+        last: Exception | None = None
         while True:
             try:
                 self.requests_sent += 1
@@ -370,15 +387,17 @@ class TaskClient:
                     raise TaskError(
                         f"{method} {params.get('taskId', '')}: {exc.message}", params.get("taskId")
                     ) from exc
-                wait = delay
+                wait, last = delay, exc
             except Unavailable as exc:
-                wait = exc.retry_after_s if exc.retry_after_s is not None else delay
+                wait, last = (exc.retry_after_s if exc.retry_after_s is not None else delay), exc
             except (httpx2.TransportError, ValidationError, ValueError) as exc:
                 logger.debug("%s failed (%r); will retry", method, exc)
-                wait = delay
+                wait, last = delay, exc
             errors += 1
             if errors >= self.max_errors:
-                raise TaskError(f"{method} kept failing ({errors} attempts); giving up", params.get("taskId"))
+                raise TaskError(
+                    f"{method} kept failing ({errors} attempts, last: {last!r}); giving up", params.get("taskId")
+                ) from last
             await anyio.sleep(min(wait, self.max_backoff_s) * (1 + random.uniform(0, self.jitter)))
             delay = min(delay * 2, self.max_backoff_s)
 
