@@ -446,8 +446,8 @@ def test_a_2026_upstream_over_stdio(tmp_path: Path) -> None:
 class HttpUpstream:
     """tests/servers/gateway_upstream.py over Streamable HTTP; `restart()` keeps the port, forgets sessions."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/mcp"
         self._log = open(workdir / "upstream.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = self._start()
@@ -519,18 +519,25 @@ budget_s = 15
 
 
 def test_an_unreachable_http_upstream_is_a_clear_error_not_a_hang(tmp_path: Path) -> None:
-    nowhere = f"http://127.0.0.1:{free_port()}/mcp"  # nothing listens here
+    port = free_port()
+    nowhere = f"http://127.0.0.1:{port}/mcp"  # nothing listens here yet
     gw = Gateway(tmp_path / "gw", ["--upstream", nowhere])
     c = gw.client()
+    upstream = None
     try:
         listed = c.message("tools/list", {})
         assert "error" in listed, listed
         assert "is unavailable" in listed["error"]["message"] and nowhere in listed["error"]["message"]
         called = c.message("tools/call", {"name": "quick", "arguments": {"x": 1}})
         assert "error" in called and "is unavailable" in called["error"]["message"], called
+        # Once a server answers there, the next call connects at once instead of waiting out the backoff.
+        upstream = HttpUpstream(tmp_path, port=port)
+        assert text_of(result_of(c, "quick", {"x": 1})) == "quick:1"
     finally:
         c.close()
         gw.stop()
+        if upstream is not None:
+            upstream.stop()
 
 
 # -- several upstreams behind one gateway, with name prefixes, from a config file --

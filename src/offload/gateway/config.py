@@ -7,9 +7,14 @@ From flags (`offload gateway --upstream 'node server.js' --mode auto --budget 1`
     mode = "auto"                          # task mode of upstream tools without a [tools] entry
     budget_s = 1.0                         # how long an `auto` call stays inline before it becomes a task
 
+    lease_s = 5.0                          # a dead gateway's running tasks are taken over after this
+
     [upstream]                             # one server; or several as [[upstreams]] with a `name`
     command = "npx -y @modelcontextprotocol/server-everything"   # stdio: a string or an array
+    env = { API_KEY = "..." }              # stdio servers get only PATH, HOME, ... plus these (SDK default)
+    # cwd = "/srv/tools"
     # url = "http://127.0.0.1:9000/mcp"   # or Streamable HTTP (`headers = {Authorization = "..."}`)
+    # protocol = "legacy"                 # auto (default), legacy (2025-11-25 handshake) or 2026-07-28
 
     [tools."trigger-long-running-operation"]   # per tool, by name or glob; exact names first,
     mode = "required"                          # then patterns in file order

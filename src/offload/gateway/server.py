@@ -23,6 +23,7 @@ from pydantic import AnyUrl
 
 from offload.gateway.config import GatewayConfig
 from offload.gateway.upstream import ListKind, Upstream
+from offload.runtime import TaskPolicy
 from offload.server import bridge
 from offload.server.extension import Tasks
 from offload.store import TaskStore
@@ -50,7 +51,7 @@ class GatewayTasks(Tasks):
         self.config = config
         self._applied: set[str] = set()
 
-    def policy(self, tool: str) -> Any:
+    def policy(self, tool: str) -> TaskPolicy:
         if tool not in self._applied:
             rule = self.config.rule_for(tool)
             if rule is not None:

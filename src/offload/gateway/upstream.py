@@ -53,6 +53,7 @@ ListKind = str  # "tools" | "prompts" | "resources" | "templates"
 KINDS: tuple[ListKind, ...] = ("tools", "prompts", "resources", "templates")
 _RESERVED_META = "io.modelcontextprotocol/"
 _PAGE_CAP = 100
+STABLE_S = 30.0  # a connection up this long resets the restart backoff
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 
@@ -153,6 +154,8 @@ class Upstream:
         self._link: _Link | None = None
         self._attempting = False
         self._stopping = False
+        self._up_since: float | None = None  # when the current connection came up
+        self._kick = anyio.Event()  # set by a call to end the backoff and try to connect now
         self._state = anyio.Event()  # set (and replaced) whenever the connection state changes
         self._lists: dict[ListKind, list[Any] | None] = dict.fromkeys(KINDS)
         self._list_gen: dict[ListKind, int] = dict.fromkeys(KINDS, 0)
@@ -176,21 +179,27 @@ class Upstream:
         """Keep a connection up until `stop()`; run inside the gateway's lifespan task group."""
         delay = self.config.restart_delay_s
         while not self._stopping:
-            was_up = False
+            self._up_since = None
             try:
-                was_up = await self._connect_once()
+                await self._connect_once()
             except Exception as exc:
-                self.last_error = describe(exc)
-                logger.warning("upstream %s (%s): %s", self.name, self.config.target, self.last_error)
+                if self._up_since is None:  # could not connect: calls fail fast with this until the next try
+                    self.last_error = describe(exc)
+                    logger.warning("upstream %s (%s): %s", self.name, self.config.target, self.last_error)
+                else:  # it was up; closing the lost connection raised
+                    logger.info("upstream %s: closing the lost connection: %s", self.name, describe(exc))
             finally:
                 self._attempting = False
                 self._changed()
             if self._stopping:
                 break
-            if was_up:
-                delay = self.config.restart_delay_s
+            if self._up_since is not None:
                 logger.warning("upstream %s: connection lost; restarting", self.name)
-            await anyio.sleep(delay)
+                if anyio.current_time() - self._up_since > STABLE_S:
+                    delay = self.config.restart_delay_s  # it ran for a while: not a crash loop
+            self._kick = anyio.Event()
+            with anyio.move_on_after(delay):
+                await self._kick.wait()  # a call that needs the upstream cuts the backoff short
             delay = min(delay * 2, self.config.max_restart_delay_s)
 
     def stop(self) -> None:
@@ -221,8 +230,8 @@ class Upstream:
         params = StdioServerParameters(command=command, args=args, env=dict(cfg.env) or None, cwd=cfg.cwd)
         return _watched(stdio_client(params), signals.lost)
 
-    async def _connect_once(self) -> bool:
-        """Connect, serve until the connection is lost; True if it was up at some point."""
+    async def _connect_once(self) -> None:
+        """Connect, then serve until the connection is lost; `_up_since` tells whether it was up."""
         cfg = self.config
         signals = _Signals()
         lost = signals.lost
@@ -237,12 +246,11 @@ class Upstream:
         )
         self._attempting = True
         self._changed()
-        up = False
         with anyio.CancelScope() as scope:
             scope.deadline = anyio.current_time() + cfg.connect_timeout_s
             async with client:
                 scope.deadline = math.inf
-                up = True
+                self._up_since = anyio.current_time()
                 self.connects += 1
                 link = _Link(client, self.connects, signals)
                 self._link = link
@@ -262,13 +270,18 @@ class Upstream:
                 finally:
                     self._link = None
                     self._changed()
-        if not up and scope.cancelled_caught:
+        if self._up_since is None and scope.cancelled_caught:
             raise TimeoutError(f"no answer within {cfg.connect_timeout_s:g} s")
-        return up
 
     async def link(self) -> _Link:
-        """The live connection: waits for one being made or restarted, up to `connect_timeout_s`."""
+        """The live connection: waits for one being made or restarted, up to `connect_timeout_s`.
+
+        If the last attempt failed, the call asks for one more attempt at once and fails with its
+        error when that one fails too: a clear error while the upstream is down, no waiting out the
+        backoff once it is back.
+        """
         deadline = anyio.current_time() + self.config.connect_timeout_s
+        kicked = False
         while True:
             link = self._link
             if link is not None and not link.lost.is_set():
@@ -276,7 +289,10 @@ class Upstream:
             if self._stopping:
                 raise self._unavailable("the gateway is shutting down")
             if not self._attempting and self.last_error is not None:
-                raise self._unavailable(self.last_error)
+                if kicked:
+                    raise self._unavailable(self.last_error)
+                kicked = True
+                self._kick.set()
             remaining = deadline - anyio.current_time()
             if remaining <= 0:
                 raise self._unavailable(self.last_error or f"not connected after {self.config.connect_timeout_s:g} s")

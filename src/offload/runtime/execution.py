@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 ToolCall = Callable[["TaskDispatch"], Awaitable[Any]]
 
+#: Tries at storing a finished task's outcome (about a minute of backoff) before giving it up.
+OUTCOME_ATTEMPTS = 15
+
 
 class TaskDispatch:
     """Structurally an SDK `DispatchContext`: the back-channel the tool talks to."""
@@ -269,8 +272,19 @@ class Execution:
         return change
 
     async def _write_outcome(self) -> None:
+        """Store the outcome, riding out a store that is briefly unreachable: a result is not dropped."""
+        delay = 0.1
         with anyio.CancelScope(shield=True):
-            await self.runtime.write(self.task_id, self._outcome_change())
+            for attempt in range(OUTCOME_ATTEMPTS):
+                try:
+                    await self.runtime.write(self.task_id, self._outcome_change())
+                    return
+                except Exception:
+                    if attempt == OUTCOME_ATTEMPTS - 1:
+                        raise
+                    logger.warning("task %s: storing its outcome failed; retrying", self.task_id[:8], exc_info=True)
+                    await anyio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
 
     # -- status messages from progress reports --
 

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 MAX_TASK_IDS = 1000
 MAX_BACKLOG = 1024
 WATCH_INTERVAL_S = 0.25
+RESYNC_INTERVAL_S = 5.0
 
 
 class TaskListen:
@@ -114,9 +115,10 @@ class TaskListen:
                 if fresh is not None:
                     on_task(fresh)
             async with anyio.create_task_group() as tg:
-                if not self.tasks.store.shared_events:
-                    # Another process on this store cannot reach us with events: watch the store.
-                    tg.start_soon(self._watch, list(current), on_task)
+                # Watch the store too: closely when other processes cannot reach us with events, and
+                # as a slow safety net when they can (an event sent while a listener reconnects is lost).
+                interval = RESYNC_INTERVAL_S if self.tasks.store.shared_events else WATCH_INTERVAL_S
+                tg.start_soon(self._watch, list(current), on_task, interval)
                 async for method, params in recv:
                     await bridge.notify_on_request(ctx, method, params)
                 tg.cancel_scope.cancel()
@@ -130,10 +132,10 @@ class TaskListen:
             recv.close()
         return {"resultType": "complete", "_meta": {**meta, **_server_info(self.server)}}
 
-    async def _watch(self, task_ids: list[str], on_task: Any) -> None:
+    async def _watch(self, task_ids: list[str], on_task: Any, interval: float) -> None:
         live = set(task_ids)
         while live:
-            await anyio.sleep(WATCH_INTERVAL_S)
+            await anyio.sleep(interval)
             for task_id in list(live):
                 record = await self.tasks.store.get(task_id)
                 if record is None or record.terminal:
