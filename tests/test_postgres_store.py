@@ -16,7 +16,8 @@ import pytest
 
 from offload.store import TaskEvent, TaskRecord, open_store
 from offload.store import postgres as pg
-from offload.store.postgres import SCHEMA_VERSION, PostgresStore, redact
+from offload.store.postgres import SCHEMA_VERSION, PostgresStore
+from offload.store.urls import redact
 from postgres_server import EmbeddedPostgres
 
 T0 = 1_700_000_000_000

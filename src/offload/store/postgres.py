@@ -32,7 +32,6 @@ import math
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import urlsplit, urlunsplit
 
 try:
     import asyncpg
@@ -42,6 +41,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, now_ms
+from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
 
@@ -173,18 +173,6 @@ def _rowcount(status: str) -> int:
     """The count in a command tag such as `DELETE 3` or `INSERT 0 1`."""
     tail = status.rsplit(" ", 1)[-1]
     return int(tail) if tail.isdigit() else 0
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced, fit for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 async def _init_connection(conn: Connection) -> None:

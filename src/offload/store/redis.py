@@ -35,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - exercised by tests that hide th
     raise ImportError("the Redis store needs the redis package: pip install 'offload[redis]' (redis>=5,<9)") from exc
 
 from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, now_ms
+from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
 
@@ -275,20 +276,6 @@ def _encode(name: str, value: Any) -> str:
     return str(value)
 
 
-def _redact(url: str) -> str:
-    """The URL without its password, for logs and `store.url`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 def split_url(url: str) -> tuple[str, str | None]:
     """Take offload's own `prefix` query parameter out of a redis:// URL: (URL for redis-py, prefix)."""
     parts = urlsplit(url)
@@ -317,7 +304,7 @@ class RedisStore(TaskStore):
         super().__init__()
         self._conn_url, url_prefix = split_url(url)
         self.prefix = prefix if prefix is not None else (url_prefix if url_prefix is not None else DEFAULT_PREFIX)
-        self.url = _redact(url)
+        self.url = redact(url)
         self.max_connections = max_connections
         self.channel = f"{self.prefix}events"
         self._leases = f"{self.prefix}leases"
