@@ -36,10 +36,18 @@ def required_capabilities_data() -> dict[str, Any]:
     return {"requiredCapabilities": {"extensions": {EXTENSION_ID: {}}}}
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def iso_ms(epoch_ms: int) -> str:
     """ISO 8601 UTC timestamp with millisecond precision, as `createdAt`/`lastUpdatedAt` use."""
-    dt = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    global _second
+    seconds, millis = divmod(epoch_ms, 1000)
+    cached_seconds, prefix = _second
+    if seconds != cached_seconds:  # formatting is the costly part, and a poll storm stays in one second
+        prefix = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = (seconds, prefix)
+    return f"{prefix}.{millis:03d}Z"
 
 
 class TaskIdParams(RequestParams):

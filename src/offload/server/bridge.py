@@ -19,7 +19,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.server.session import ServerSession
 from mcp.shared.dispatcher import CallOptions, DispatchContext
-from mcp_types import CallToolRequestParams
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, CallToolRequestParams
 
 from offload.runtime import TaskDispatch
 from offload.store import TaskRecord
@@ -62,7 +62,7 @@ _MAX_CONNECTIONS = 256
 
 def _shared_connection(protocol_version: str, client_info: Any, caps: Any) -> Connection:
     """One Connection per distinct client envelope, not per task: a parked task stays small."""
-    key = json.dumps([protocol_version, client_info, caps], sort_keys=True, default=str)
+    key = json.dumps([protocol_version, client_info, caps], default=str)
     conn = _CONNECTIONS.get(key)
     if conn is None:
         if len(_CONNECTIONS) >= _MAX_CONNECTIONS:
@@ -95,11 +95,12 @@ def task_context_factory(
     The factory keeps only what the tool can observe (params, `_meta`, headers, capabilities), so a
     task parked for hours does not pin the finished HTTP exchange in memory.
     """
-    session = ctx.session
-    caps = session.client_capabilities
-    params = session.client_params
-    info = params.client_info.model_dump(by_alias=True, exclude_none=True) if params is not None else None
-    caps_raw = caps.model_dump(by_alias=True, exclude_none=True) if caps is not None else None
+    raw_meta = (ctx.params or {}).get("_meta")
+    if isinstance(raw_meta, dict) and CLIENT_CAPABILITIES_META_KEY in raw_meta:
+        # the envelope as the client sent it: what the SDK built the request's connection from
+        info, caps_raw = raw_meta.get(CLIENT_INFO_META_KEY), raw_meta[CLIENT_CAPABILITIES_META_KEY]
+    else:
+        info, caps_raw = _envelope(ctx.session)
     connection = _shared_connection(ctx.protocol_version, info, caps_raw)
     headers = getattr(ctx.request, "headers", None)
     light = dataclasses.replace(
@@ -117,6 +118,13 @@ def task_context_factory(
         return dataclasses.replace(light, session=ServerSession(dispatch, connection, request_meta=light.meta))
 
     return build
+
+
+def _envelope(session: ServerSession) -> tuple[Any, Any]:
+    caps = session.client_capabilities
+    params = session.client_params
+    info = params.client_info.model_dump(by_alias=True, exclude_none=True) if params is not None else None
+    return info, caps.model_dump(by_alias=True, exclude_none=True) if caps is not None else None
 
 
 def request_snapshot(ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams) -> dict[str, Any]:

@@ -22,22 +22,19 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
 from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.shared.exceptions import MCPError
-from mcp.shared.inbound import decode_header_value
 from mcp_types import CallToolRequestParams
 
 from offload.protocol import (
     EXTENSION_ID,
-    HEADER_MISMATCH,
     INVALID_PARAMS,
     MODERN_VERSION,
-    TASK_METHODS,
     TaskIdParams,
     UpdateTaskParams,
 )
 from offload.runtime import Role, TaskMode, TaskPolicy, TaskRuntime
 from offload.server import bridge
 from offload.server.gates import declares_tasks, missing_capability
-from offload.server.listen import TaskListen
+from offload.server.listen import TasksMiddleware
 from offload.store import DEFAULT_STORE_URL, TaskRecord, TaskStore, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -205,10 +202,8 @@ class Tasks(Extension):
     def attach(self, server: MCPServer[Any]) -> None:
         """Install the routing-header check and enable re-runs of lost tasks for `server`."""
         self._server = server
-        if self._check_mcp_name not in server.middleware:
-            server.middleware.append(self._check_mcp_name)
-        if not any(isinstance(m, TaskListen) for m in server.middleware):
-            server.middleware.append(TaskListen(self, server))
+        if not any(isinstance(m, TasksMiddleware) and m.tasks is self for m in server.middleware):
+            server.middleware.append(TasksMiddleware(self, server))
 
         async def rerun(record: TaskRecord, dispatch: Any) -> Any:
             return await bridge.rerun_tool(server, self._lifespan_context, record, dispatch)
@@ -325,18 +320,6 @@ class Tasks(Extension):
         # The capability gate runs before the task lookup (tasks.md "Protocol Errors").
         if not declares_tasks(ctx):
             raise missing_capability(method)
-
-    @staticmethod
-    async def _check_mcp_name(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        """Over HTTP, `Mcp-Name` must equal `params.taskId` on tasks/* (tasks.md "Routing Headers")."""
-        if ctx.method in TASK_METHODS and ctx.request is not None:
-            headers = getattr(ctx.request, "headers", None)
-            if headers is not None:
-                header = decode_header_value(headers.get("mcp-name"))
-                task_id = (ctx.params or {}).get("taskId")
-                if header != task_id:
-                    raise MCPError(code=HEADER_MISMATCH, message="Mcp-Name header does not match params.taskId")
-        return await call_next(ctx)
 
 
 def _result_type(value: Any) -> Any:

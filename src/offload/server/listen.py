@@ -1,4 +1,6 @@
-"""`notifications/tasks` on `subscriptions/listen` (tasks.md "Task Status Notifications").
+"""The extension's server middleware: routing-header check, and `notifications/tasks` on `subscriptions/listen`.
+
+Push (tasks.md "Task Status Notifications"):
 
 The SDK's listen handler drops unknown filter keys, so a listen request that carries `taskIds`
 is served here in full: the acknowledgement (with the task ids honored), the core events the
@@ -16,11 +18,12 @@ import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import decode_header_value
 from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY, event_matches, event_to_notification
 from mcp_types import SubscriptionFilter
 from pydantic import ValidationError
 
-from offload.protocol import INVALID_PARAMS
+from offload.protocol import HEADER_MISMATCH, INVALID_PARAMS, TASK_METHODS
 from offload.server import bridge
 from offload.server.gates import declares_tasks, missing_capability
 from offload.store import TaskRecord, now_ms
@@ -36,16 +39,27 @@ WATCH_INTERVAL_S = 0.25
 RESYNC_INTERVAL_S = 5.0
 
 
-class TaskListen:
-    """Server middleware: takes over `subscriptions/listen` requests that name `taskIds`."""
+class TasksMiddleware:
+    """The extension's one server middleware (one layer, so each request pays for it once).
+
+    - Over HTTP, `Mcp-Name` must equal `params.taskId` on tasks/* (tasks.md "Routing Headers"); the
+      SDK checks it only for the methods it knows.
+    - `subscriptions/listen` requests that name `taskIds` are served here (see the module docstring).
+    """
 
     def __init__(self, tasks: Tasks, server: MCPServer[Any]) -> None:
         self.tasks = tasks
         self.server = server
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method != "subscriptions/listen":
-            return await call_next(ctx)
+        method = ctx.method
+        if method in TASK_METHODS:
+            _check_mcp_name(ctx)
+        elif method == "subscriptions/listen":
+            return await self._listen(ctx, call_next)
+        return await call_next(ctx)
+
+    async def _listen(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         wanted = (ctx.params or {}).get("notifications")
         if not isinstance(wanted, dict) or "taskIds" not in wanted:
             return await call_next(ctx)
@@ -142,6 +156,14 @@ class TaskListen:
                     live.discard(task_id)
                 if record is not None:
                     on_task(record)
+
+
+def _check_mcp_name(ctx: ServerRequestContext[Any, Any]) -> None:
+    headers = getattr(ctx.request, "headers", None) if ctx.request is not None else None
+    if headers is not None:
+        task_id = (ctx.params or {}).get("taskId")
+        if decode_header_value(headers.get("mcp-name")) != task_id:
+            raise MCPError(code=HEADER_MISMATCH, message="Mcp-Name header does not match params.taskId")
 
 
 def _state_mark(record: TaskRecord) -> tuple[Any, ...]:
