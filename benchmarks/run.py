@@ -1,7 +1,7 @@
 """Benchmarks of offload's HTTP serving: `.venv/bin/python benchmarks/run.py [--quick] [--profile]`.
 
 The server (`offload serve benchmarks/bench_server.py`) runs pinned to core 0 with `taskset -c 0`;
-this process generates the load from core 1. Results go to stdout and `benchmarks/results.md`
+this process generates the load from core 1. Results go to stdout and `docs/benchmarks.md`
 (a section headed `## Analysis` in that file is kept across runs). Scenarios:
 
 1. inline tools/call of `noop`; 2. tools/call of `zero` answered with a durable task (SQLite);
@@ -621,7 +621,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs, 100k-task big store, one run")
     parser.add_argument("--runs", type=int, help="how many times to run the whole suite (default: 2, quick: 1)")
     parser.add_argument("--profile", action="store_true", help="profile the server on each missed target")
-    parser.add_argument("--out", type=Path, default=HERE / "results.md", help="where to write the report")
+    parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "benchmarks.md", help="where to write the report")
     args = parser.parse_args()
     asyncio.run(main_async(args, sys.argv[1:]))
 
