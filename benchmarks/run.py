@@ -621,7 +621,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs, 100k-task big store, one run")
     parser.add_argument("--runs", type=int, help="how many times to run the whole suite (default: 2, quick: 1)")
     parser.add_argument("--profile", action="store_true", help="profile the server on each missed target")
-    parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "benchmarks.md", help="where to write the report")
+    parser.add_argument(
+        "--out", type=Path, default=HERE.parent / "docs" / "benchmarks.md", help="where to write the report"
+    )
     args = parser.parse_args()
     asyncio.run(main_async(args, sys.argv[1:]))
 
