@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class ServerProcess:
         env: Mapping[str, str] | None = None,
         port: int | None = None,
         store: str | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self.script = str(SERVERS / script)
         self.db = db
@@ -87,7 +88,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}/mcp"
         self.log_path = log
         self._log = open(log, "ab")  # noqa: SIM115 - kept open for the process's lifetime
-        cmd = [OFFLOAD, "serve", self.script, "--port", str(self.port), "--store", store or f"sqlite:///{db}"]
+        cmd = [OFFLOAD, "serve", self.script, "--port", str(self.port), "--store", store or f"sqlite:///{db}", *args]
         self.proc = subprocess.Popen(
             cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=db.parent
         )
