@@ -16,7 +16,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from offload.server import bridge
 from offload.server.extension import Tasks
@@ -62,7 +62,27 @@ def http_app(
     )
     if tasks is not None and os.environ.get("OFFLOAD_FAST_GET", "1") != "0":
         _wrap_endpoint(app, path, lambda inner: FastTaskGet(inner, tasks, bridge.server_info_stamp(server), security))
+    app.add_middleware(TrimHeaderValues)
     return app
+
+
+class TrimHeaderValues:
+    """Drop leading and trailing whitespace from header values, as RFC 9110 §5.5 says field parsing must.
+
+    h11 does this itself; httptools (uvicorn's faster parser) does not, and the SDK compares routing headers
+    such as `Mcp-Name` byte for byte.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(v[:1] in _OWS or v[-1:] in _OWS for _, v in scope["headers"]):
+            scope = {**scope, "headers": [(k, v.strip(b" \t")) for k, v in scope["headers"]]}
+        await self.app(scope, receive, send)
+
+
+_OWS = (b" ", b"\t")
 
 
 def _wrap_endpoint(app: Starlette, path: str, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
