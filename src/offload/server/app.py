@@ -77,12 +77,15 @@ class TrimHeaderValues:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and any(v[:1] in _OWS or v[-1:] in _OWS for _, v in scope["headers"]):
-            scope = {**scope, "headers": [(k, v.strip(b" \t")) for k, v in scope["headers"]]}
+        if scope["type"] == "http":
+            for _, value in scope["headers"]:
+                if value and (value[0] in _OWS or value[-1] in _OWS):
+                    scope = {**scope, "headers": [(k, v.strip(b" \t")) for k, v in scope["headers"]]}
+                    break
         await self.app(scope, receive, send)
 
 
-_OWS = (b" ", b"\t")
+_OWS = (0x20, 0x09)  # SP, HTAB
 
 
 def _wrap_endpoint(app: Starlette, path: str, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
