@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-import redis_server
-from helpers import Client, ServerProcess
-from postgres_server import postgres_server, stop_postgres_at_session_end  # noqa: F401 - session fixtures
+# The shared store contract is imported by several test modules: rewrite its asserts for all of them.
+pytest.register_assert_rewrite("store_contract")
+
+import redis_server  # noqa: E402
+from helpers import Client, ServerProcess  # noqa: E402
+from postgres_server import postgres_server, stop_postgres_at_session_end  # noqa: F401, E402 - session fixtures
 
 
 @pytest.fixture(scope="session")

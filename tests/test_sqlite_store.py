@@ -8,34 +8,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from offload.store import DEFAULT_STORE_URL, MemoryStore, SQLiteStore, TaskRecord, open_store
+from offload.store import DEFAULT_STORE_URL, MemoryStore, SQLiteStore, open_store
 from offload.store.sqlite import SCHEMA_VERSION
-
-T0 = 1_700_000_000_000
+from store_contract import T0, sample_record
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def _record(task_id: str, **fields: object) -> TaskRecord:
-    base: dict[str, object] = {
-        "tool": "slow_tool",
-        "status": "input_required",
-        "status_message": "waiting",
-        "created_ms": T0,
-        "ttl_ms": 3_600_000,
-        "poll_interval_ms": 500,
-        "principal": "user:alice",
-        "owner": "instance-a",
-        "lease_ms": T0 + 30_000,
-        "attempts": 2,
-        "input_requests": {"elicitation-1.1": {"method": "elicitation/create", "params": {"message": "name?"}}},
-        "request": {"name": "slow_tool", "arguments": {"n": [1, 2, {"x": None}]}, "_meta": {"k": "ü"}},
-    }
-    base.update(fields)
-    return TaskRecord(task_id=task_id, **base)  # type: ignore[arg-type]
 
 
 def _user_version(path: Path) -> int:
@@ -51,9 +31,9 @@ async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
     path = tmp_path / "tasks.db"
     store = SQLiteStore(path)
     await store.open()
-    kept = _record("kept")
-    done = _record("done", status="working", input_requests={})
-    gone = _record("gone", ttl_ms=1)
+    kept = sample_record("kept")
+    done = sample_record("done", status="working", input_requests={})
+    gone = sample_record("gone", ttl_ms=1)
     for rec in (kept, done, gone):
         await store.create(rec)
     finished = await store.update("done", {"status": "completed", "result": {"content": [{"type": "text"}]}})
@@ -93,10 +73,10 @@ async def test_writes_are_visible_to_another_instance_on_the_same_file(tmp_path:
     await a.open()
     await b.open()
     try:
-        await a.create(_record("t1"))
-        assert await b.get("t1") == _record("t1")
+        await a.create(sample_record("t1"))
+        assert await b.get("t1") == sample_record("t1")
         with pytest.raises(ValueError, match="already exists"):
-            await b.create(_record("t1", tool="other"))
+            await b.create(sample_record("t1", tool="other"))
         assert await b.update("t1", {"status": "completed", "result": {}}) is not None
         assert await a.update("t1", {"status": "cancelled"}) is None
         got = await a.get("t1")
@@ -115,7 +95,7 @@ async def test_two_instances_claiming_the_same_file_never_share_a_task(tmp_path:
     try:
         ids = [f"orphan-{i}" for i in range(40)]
         for tid in ids:
-            await stores[0].create(_record(tid, status="working", input_requests={}, lease_ms=T0 - 1))
+            await stores[0].create(sample_record(tid, status="working", input_requests={}, lease_ms=T0 - 1))
         claims: dict[str, list[str]] = {}
 
         async def claimer(idx: int) -> None:
@@ -151,12 +131,12 @@ async def test_schema_version_is_recorded(tmp_path: Path) -> None:
     # opening an up-to-date file again migrates nothing and keeps the data
     store = SQLiteStore(path)
     await store.open()
-    await store.create(_record("x"))
+    await store.create(sample_record("x"))
     await store.close()
     store = SQLiteStore(path)
     await store.open()
     try:
-        assert await store.get("x") == _record("x")
+        assert await store.get("x") == sample_record("x")
     finally:
         await store.close()
     assert _user_version(path) == SCHEMA_VERSION
@@ -183,7 +163,7 @@ async def test_file_from_a_newer_offload_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="not open"):
         await store.get("x")
     with pytest.raises(RuntimeError, match="not open"):
-        await store.create(_record("x"))
+        await store.create(sample_record("x"))
     await store.close()  # harmless
 
 
@@ -192,7 +172,7 @@ async def test_open_and_close_are_idempotent(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "tasks.db")
     await store.open()
     await store.open()
-    await store.create(_record("a"))
+    await store.create(sample_record("a"))
     await store.close()
     await store.close()
     with pytest.raises(RuntimeError, match="not open"):
@@ -219,7 +199,7 @@ async def test_open_store_relative_sqlite_url(tmp_path: Path, monkeypatch: pytes
     assert store.path == "rel.db"
     await store.open()
     try:
-        await store.create(_record("r"))
+        await store.create(sample_record("r"))
     finally:
         await store.close()
     assert (tmp_path / "rel.db").is_file()
@@ -251,7 +231,7 @@ async def test_open_store_absolute_sqlite_url(tmp_path: Path, monkeypatch: pytes
     assert store.url == url
     await store.open()
     try:
-        await store.create(_record("a"))
+        await store.create(sample_record("a"))
     finally:
         await store.close()
     assert target.is_file()
@@ -278,8 +258,8 @@ async def test_open_store_memory_url(url: str) -> None:
     assert isinstance(store, MemoryStore)
     assert store.url == "memory://"
     await store.open()
-    await store.create(_record("m"))
-    assert await store.get("m") == _record("m")
+    await store.create(sample_record("m"))
+    assert await store.get("m") == sample_record("m")
     await store.close()
     assert open_store(url) is not store  # a fresh store each time
 
@@ -291,8 +271,8 @@ async def test_open_store_sqlite_in_memory_url_works(tmp_path: Path, monkeypatch
     assert isinstance(store, SQLiteStore)
     await store.open()
     try:
-        await store.create(_record("m"))
-        assert await store.get("m") == _record("m")
+        await store.create(sample_record("m"))
+        assert await store.get("m") == sample_record("m")
         assert await store.update("m", {"status": "completed", "result": {}}) is not None
         assert len(await store.claim_orphans(T0 + 10**9, "x", 0)) == 0
     finally:
