@@ -42,7 +42,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from load import Connection, Operation, RpcError, Stats, call_tool, cycle, get_task, request_bytes, run_load
+from load import Connection, Operation, RpcError, Stats, call_tool, cycle, expecting, get_task, request_bytes, run_load
 from offload.store import open_store
 
 HERE = Path(__file__).resolve().parent
@@ -271,18 +271,6 @@ class Row:
     load_pct: float
 
 
-def expect_task(port: int) -> Operation:
-    data = call_tool(port, "zero")
-
-    async def op(conn: Connection) -> object:
-        result = await conn.call(data)
-        if result.get("resultType") != "task":
-            raise RpcError(f"expected a CreateTaskResult, got {result}")
-        return result
-
-    return op
-
-
 async def measure(
     store: str, c: Cluster, stores: Stores, operation: str, op_for: Callable[[int], Operation], cfg: Config
 ) -> Row:
@@ -314,7 +302,9 @@ async def measure(
 
 async def throughput(store: str, c: Cluster, stores: Stores, ids: list[str], cfg: Config) -> list[Row]:
     return [
-        await measure(store, c, stores, "tools/call -> task", expect_task, cfg),
+        await measure(
+            store, c, stores, "tools/call -> task", lambda port: expecting(call_tool(port, "zero"), "task"), cfg
+        ),
         await measure(store, c, stores, "tasks/get", lambda p: cycle([get_task(p, t) for t in ids]), cfg),
     ]
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from load import Connection, Operation, RpcError, Stats, call_tool, run_load
+from load import Connection, Operation, RpcError, Stats, call_tool, expecting, run_load
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -174,26 +174,6 @@ async def measure(served: Served, scenario: str, op: Operation, cfg: Config, con
     return row
 
 
-def expect_task(data: bytes) -> Operation:
-    async def op(conn: Connection) -> object:
-        result = await conn.call(data)
-        if result.get("resultType") != "task":
-            raise RpcError(f"expected a CreateTaskResult, got {result}")
-        return result
-
-    return op
-
-
-def expect_inline(data: bytes) -> Operation:
-    async def op(conn: Connection) -> object:
-        result = await conn.call(data)
-        if result.get("resultType") != "complete":
-            raise RpcError(f"expected an inline result, got {result}")
-        return result
-
-    return op
-
-
 async def run_all(cfg: Config, tmp: Path) -> list[Row]:
     rows: list[Row] = []
     stdio_upstream = shlex.join([sys.executable, str(PLAIN)])
@@ -205,17 +185,17 @@ async def run_all(cfg: Config, tmp: Path) -> list[Row]:
     port = free_port()
     async with process(plain_http(port), port) as pid:
         served = Served.of(port, pid)
-        await scenario(served, "direct: plain SDK server over HTTP", expect_inline(call_tool(port, "noop")))
+        await scenario(served, "direct: plain SDK server over HTTP", expecting(call_tool(port, "noop"), "complete"))
 
     port = free_port()
     async with process(gateway(port, stdio_upstream, tmp / "a.db"), port) as pid:
         served = Served.of(port, pid)
-        await scenario(served, "gateway -> stdio upstream, `auto`", expect_inline(call_tool(port, "noop")))
+        await scenario(served, "gateway -> stdio upstream, `auto`", expecting(call_tool(port, "noop"), "complete"))
 
     port = free_port()
     async with process(gateway(port, stdio_upstream, tmp / "b.db", "--tool", "noop=forbidden"), port) as pid:
         served = Served.of(port, pid)
-        await scenario(served, "gateway -> stdio upstream, `forbidden`", expect_inline(call_tool(port, "noop")))
+        await scenario(served, "gateway -> stdio upstream, `forbidden`", expecting(call_tool(port, "noop"), "complete"))
 
     up_port = free_port()
     async with process(plain_http(up_port), up_port) as up_pid:
@@ -223,13 +203,15 @@ async def run_all(cfg: Config, tmp: Path) -> list[Row]:
         upstream = f"http://127.0.0.1:{up_port}/mcp"
         async with process(gateway(port, upstream, tmp / "c.db"), port) as pid:
             served = Served.of(port, pid, up_pid)
-            await scenario(served, "gateway -> HTTP upstream, `auto`", expect_inline(call_tool(port, "noop")))
+            await scenario(served, "gateway -> HTTP upstream, `auto`", expecting(call_tool(port, "noop"), "complete"))
 
     port = free_port()
     cmd = gateway(port, stdio_upstream, tmp / "d.db", "--tool", "zero=required")
     async with process(cmd, port) as pid:
         served = Served.of(port, pid)
-        await scenario(served, "gateway: tools/call -> durable task (SQLite)", expect_task(call_tool(port, "zero")))
+        await scenario(
+            served, "gateway: tools/call -> durable task (SQLite)", expecting(call_tool(port, "zero"), "task")
+        )
     return rows
 
 

@@ -213,6 +213,18 @@ def cycle(requests: list[bytes]) -> Operation:
     return op
 
 
+def expecting(data: bytes, result_type: str) -> Operation:
+    """An operation sending one request and checking the answer's `resultType` ("task", "complete")."""
+
+    async def op(conn: Connection) -> object:
+        result = await conn.call(data)
+        if result.get("resultType") != result_type:
+            raise RpcError(f"expected resultType {result_type!r}, got {result}")
+        return result
+
+    return op
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)

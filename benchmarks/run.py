@@ -37,7 +37,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from load import Connection, Operation, RpcError, Stats, call_tool, cycle, get_task, run_load
+from load import Connection, Operation, RpcError, Stats, call_tool, cycle, expecting, get_task, run_load
 from offload.store.sqlite import SQLiteStore, migrate
 from profiling import profile_summary
 
@@ -210,16 +210,6 @@ async def one_task(port: int, tool: str = "zero") -> dict[str, Any]:
         conn.close()
 
 
-def expect_task(data: bytes) -> Operation:
-    async def op(conn: Connection) -> object:
-        result = await conn.call(data)
-        if result.get("resultType") != "task":
-            raise RpcError(f"expected a CreateTaskResult, got {result}")
-        return result
-
-    return op
-
-
 def create_then_poll(port: int, polls: list[int]) -> Operation:
     """tools/call `zero`, then tasks/get back to back until it reports completion (with its result)."""
     create = call_tool(port, "zero")
@@ -248,7 +238,7 @@ async def sse_and_json(run: Run, cfg: Config, tmp: Path) -> None:
                 srv,
                 f"create-{sfx}",
                 "2. tools/call `zero` -> task (SQLite)",
-                expect_task(call_tool(p, "zero")),
+                expecting(call_tool(p, "zero"), "task"),
                 cfg,
             )
             task = await one_task(p)
@@ -525,7 +515,7 @@ async def profile_target(cfg: Config, tmp: Path, sfx: str, what: str) -> str:
             task = await one_task(srv.port)
             op = cycle([get_task(srv.port, task["taskId"])])
         else:
-            op = expect_task(call_tool(srv.port, "zero"))
+            op = expecting(call_tool(srv.port, "zero"), "task")
         out = tmp / f"profile-{sfx}-{what}.txt"
         seconds = max(4, int(cfg.duration))
         spy = await asyncio.create_subprocess_exec(

@@ -57,6 +57,21 @@ def wait_until(check: Callable[[], Any], *, timeout: float = DEADLINE_S, what: s
         time.sleep(0.03)
 
 
+def wait_listening(proc: subprocess.Popen[bytes], port: int, log: Callable[[], str], *, what: str) -> None:
+    """Until a started server accepts connections on `port`; fail with its log if it exits first."""
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited with {proc.returncode}:\n{log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    wait_until(up, what=f"{what} to listen on port {port}")
+
+
 def parse_body(response: httpx.Response) -> list[dict[str, Any]]:
     """The JSON-RPC messages of a response, whether a JSON body or an SSE stream."""
     ctype = response.headers.get("content-type", "")
@@ -99,16 +114,7 @@ class ServerProcess:
             raise
 
     def _wait_ready(self) -> None:
-        def up() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return True
-            except OSError:
-                return False
-
-        wait_until(up, what=f"{self.script} to listen on port {self.port}")
+        wait_listening(self.proc, self.port, self.log, what=self.script)
 
     def log(self) -> str:
         if not self._log.closed:

@@ -36,6 +36,7 @@ from helpers import (
     free_port,
     meta,
     text_of,
+    wait_listening,
     wait_until,
 )
 from npm_upstreams import everything
@@ -73,19 +74,10 @@ class Gateway:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
         try:
-            wait_until(self._listening, what=f"the gateway to listen on {self.port}")
+            wait_listening(self.proc, self.port, self.log, what="the gateway")
         except BaseException:
             self.stop()
             raise
-
-    def _listening(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"gateway exited with {self.proc.returncode}:\n{self.log()}")
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
 
     def log(self) -> str:
         if not self._log.closed:
