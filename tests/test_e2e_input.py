@@ -86,6 +86,7 @@ def test_unanswered_input_times_out_and_fails_the_task(client: Client) -> None:
     message = failed["statusMessage"]
     assert "gave up waiting" in message or "waited" in message, message
     assert failed["error"]["message"] == message
+    assert failed["error"]["code"] == -32050  # INPUT_TIMEOUT, outside the codes the core spec reserves
     assert "inputRequests" not in failed
     assert "result" not in failed
 

@@ -1,4 +1,4 @@
-"""`TaskRecord.wire()`: the DetailedTask shape tasks/get and notifications/tasks carry."""
+"""`detailed_task()`: the DetailedTask shape tasks/get and notifications/tasks carry."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from offload.protocol import STATUSES, TERMINAL, iso_ms
+from offload.protocol import LIVE, TERMINAL, detailed_task, iso_ms
 from offload.store import TaskRecord
+
+STATUSES = LIVE | TERMINAL
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 BASE_KEYS = {"taskId", "status", "createdAt", "lastUpdatedAt", "ttlMs"}
@@ -37,62 +39,62 @@ def record(status: str, **fields: Any) -> TaskRecord:
 
 
 def test_working_has_no_result_error_or_input_requests() -> None:
-    wire = record("working").wire()
+    wire = detailed_task(record("working"))
     assert set(wire) == BASE_KEYS
     assert wire["taskId"] == "task-1"
     assert wire["status"] == "working"
 
 
 def test_input_required_carries_input_requests() -> None:
-    wire = record("input_required").wire()
+    wire = detailed_task(record("input_required"))
     assert set(wire) == BASE_KEYS | {"inputRequests"}
     assert wire["inputRequests"] == REQUESTS
 
 
 def test_input_required_with_no_outstanding_requests_still_has_the_key() -> None:
-    wire = record("input_required", input_requests={}).wire()
+    wire = detailed_task(record("input_required", input_requests={}))
     assert wire["inputRequests"] == {}
 
 
 def test_input_requests_are_a_copy() -> None:
     rec = record("input_required")
-    wire = rec.wire()
+    wire = detailed_task(rec)
     wire["inputRequests"]["injected"] = {}
     assert "injected" not in rec.input_requests
 
 
 def test_completed_carries_result() -> None:
-    wire = record("completed").wire()
+    wire = detailed_task(record("completed"))
     assert set(wire) == BASE_KEYS | {"result"}
     assert wire["result"] == RESULT
 
 
 def test_completed_without_a_stored_result_has_an_empty_result() -> None:
-    wire = record("completed", result=None).wire()
+    wire = detailed_task(record("completed", result=None))
     assert wire["result"] == {}
 
 
 def test_failed_carries_error() -> None:
-    wire = record("failed").wire()
+    wire = detailed_task(record("failed"))
     assert set(wire) == BASE_KEYS | {"error"}
     assert wire["error"] == ERROR
 
 
 def test_failed_without_a_stored_error_has_an_internal_error() -> None:
-    wire = record("failed", error=None).wire()
+    wire = detailed_task(record("failed", error=None))
     assert wire["error"]["code"] == -32603
     assert isinstance(wire["error"]["message"], str) and wire["error"]["message"]
 
 
 def test_cancelled_has_no_payload() -> None:
-    wire = record("cancelled").wire()
+    wire = detailed_task(record("cancelled"))
     assert set(wire) == BASE_KEYS
 
 
 @pytest.mark.parametrize("status", sorted(STATUSES))
 def test_common_fields_for_every_status(status: str) -> None:
     rec = record(status, status_message="hello", poll_interval_ms=2500)
-    wire = rec.wire()
+    wire = detailed_task(rec)
     assert wire["status"] == status
     assert wire["taskId"] == "task-1"
     assert ISO_MS.match(wire["createdAt"]), wire["createdAt"]
@@ -115,7 +117,7 @@ def test_common_fields_for_every_status(status: str) -> None:
 
 @pytest.mark.parametrize("status", sorted(STATUSES))
 def test_ttl_ms_is_always_present_even_when_unlimited(status: str) -> None:
-    wire = record(status, ttl_ms=None).wire()
+    wire = detailed_task(record(status, ttl_ms=None))
     assert "ttlMs" in wire
     assert wire["ttlMs"] is None
     assert json.loads(json.dumps(wire))["ttlMs"] is None
@@ -123,18 +125,18 @@ def test_ttl_ms_is_always_present_even_when_unlimited(status: str) -> None:
 
 @pytest.mark.parametrize("status", sorted(STATUSES))
 def test_optional_fields_omitted_when_none(status: str) -> None:
-    wire = record(status, poll_interval_ms=None, status_message=None).wire()
+    wire = detailed_task(record(status, poll_interval_ms=None, status_message=None))
     assert "pollIntervalMs" not in wire
     assert "statusMessage" not in wire
 
 
 def test_poll_interval_zero_is_kept() -> None:
-    assert record("working", poll_interval_ms=0).wire()["pollIntervalMs"] == 0
+    assert detailed_task(record("working", poll_interval_ms=0))["pollIntervalMs"] == 0
 
 
 def test_last_updated_defaults_to_created() -> None:
     rec = TaskRecord(task_id="t", tool="x", created_ms=1_700_000_000_500)
-    wire = rec.wire()
+    wire = detailed_task(rec)
     assert wire["createdAt"] == wire["lastUpdatedAt"] == "2023-11-14T22:13:20.500Z"
 
 

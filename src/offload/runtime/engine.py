@@ -25,7 +25,7 @@ import anyio
 import anyio.abc
 from mcp.shared.exceptions import MCPError
 
-from offload.protocol import EXPIRED_MESSAGE, INTERNAL_ERROR, INVALID_PARAMS, NOT_FOUND_MESSAGE
+from offload.protocol import EXPIRED_MESSAGE, INVALID_PARAMS, NOT_FOUND_MESSAGE, WORKER_LOST
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
 from offload.runtime.policy import TaskPolicy
 from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, now_ms
@@ -332,7 +332,7 @@ class TaskRuntime:
             {
                 "status": "failed",
                 "status_message": reason,
-                "error": {"code": INTERNAL_ERROR, "message": reason},
+                "error": {"code": WORKER_LOST, "message": reason},
                 "input_requests": {},
             },
         )

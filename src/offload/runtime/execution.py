@@ -21,7 +21,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import RequestId
 from pydantic import BaseModel
 
-from offload.protocol import INTERNAL_ERROR, REQUEST_TIMEOUT
+from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR
 from offload.runtime.policy import TaskPolicy
 from offload.store.base import Change, TaskRecord
 
@@ -333,7 +333,7 @@ class Execution:
                 value = await answer
             if waiting.cancelled_caught:
                 raise MCPError(
-                    code=REQUEST_TIMEOUT,
+                    code=INPUT_TIMEOUT,
                     message=f"No answer to input request {key!r} within {timeout:g} s; the task gave up waiting",
                 )
             return value if isinstance(value, dict) else {"value": value}

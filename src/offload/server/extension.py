@@ -30,6 +30,8 @@ from offload.protocol import (
     MODERN_VERSION,
     TaskIdParams,
     UpdateTaskParams,
+    create_task_result,
+    detailed_task,
 )
 from offload.runtime import Role, TaskMode, TaskPolicy, TaskRuntime
 from offload.server import bridge
@@ -40,16 +42,6 @@ from offload.store import DEFAULT_STORE_URL, TaskRecord, TaskStore, open_store
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_TTL_MS = 24 * 3600 * 1000
-_CREATE_ONLY = ("result", "error", "inputRequests")
-
-
-def create_task_result(record: TaskRecord) -> dict[str, Any]:
-    """`CreateTaskResult` = Result & Task: the task's seed state without status payloads."""
-    out = record.wire()
-    for key in _CREATE_ONLY:
-        out.pop(key, None)
-    out["resultType"] = "task"
-    return out
 
 
 class Tasks(Extension):
@@ -295,7 +287,7 @@ class Tasks(Extension):
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
         self._require(ctx, "tasks/get")
         record = await self.runtime.lookup(params.task_id, authenticated_principal(ctx))
-        out = record.wire()
+        out = detailed_task(record)
         out["resultType"] = "complete"
         return out
 

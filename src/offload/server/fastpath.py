@@ -18,7 +18,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.inbound import decode_header_value
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from offload.protocol import EXTENSION_ID, MODERN_VERSION
+from offload.protocol import EXTENSION_ID, MODERN_VERSION, detailed_task
 from offload.server import bridge
 from offload.server.extension import Tasks
 from offload.store import now_ms
@@ -101,7 +101,7 @@ class FastTaskGet:
         record = await self.tasks.store.get(task_id)
         if record is None or record.principal != bridge.current_principal() or record.expired(now_ms()):
             return None  # the SDK path words the error
-        result = record.wire()
+        result = detailed_task(record)
         result["resultType"] = "complete"
         result["_meta"] = {"io.modelcontextprotocol/serverInfo": self.server_info}
         return json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}, separators=(",", ":")).encode()

@@ -23,7 +23,7 @@ from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY, event_matches, ev
 from mcp_types import SubscriptionFilter
 from pydantic import ValidationError
 
-from offload.protocol import HEADER_MISMATCH, INVALID_PARAMS, TASK_METHODS
+from offload.protocol import HEADER_MISMATCH, INVALID_PARAMS, TASK_METHODS, detailed_task
 from offload.server import bridge
 from offload.server.gates import declares_tasks, missing_capability
 from offload.store import TaskRecord, now_ms
@@ -110,7 +110,7 @@ class TasksMiddleware:
             # Each distinct state once, whichever path (local change, relay, watch) saw it first.
             if record.task_id in current and sent.get(record.task_id) != (mark := _state_mark(record)):
                 sent[record.task_id] = mark
-                push(("notifications/tasks", {**record.wire(), "_meta": meta}))
+                push(("notifications/tasks", {**detailed_task(record), "_meta": meta}))
 
         def on_event(event: Any) -> None:
             if event_matches(honored, uris, event):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypedDict
 
-from offload.protocol import TERMINAL, iso_ms
+from offload.protocol import TERMINAL
 
 logger = logging.getLogger(__name__)
 
@@ -86,27 +86,6 @@ class TaskRecord:
             result=None if self.result is None else dict(self.result),
             error=None if self.error is None else dict(self.error),
         )
-
-    def wire(self) -> dict[str, Any]:
-        """The `DetailedTask` for this state: what tasks/get and notifications/tasks carry."""
-        out: dict[str, Any] = {
-            "taskId": self.task_id,
-            "status": self.status,
-            "createdAt": iso_ms(self.created_ms),
-            "lastUpdatedAt": iso_ms(self.updated_ms),
-            "ttlMs": self.ttl_ms,
-        }
-        if self.poll_interval_ms is not None:
-            out["pollIntervalMs"] = self.poll_interval_ms
-        if self.status_message is not None:
-            out["statusMessage"] = self.status_message
-        if self.status == "input_required":
-            out["inputRequests"] = dict(self.input_requests)
-        elif self.status == "completed":
-            out["result"] = self.result if self.result is not None else {}
-        elif self.status == "failed":
-            out["error"] = self.error if self.error is not None else {"code": -32603, "message": "failed"}
-        return out
 
 
 class Change(TypedDict, total=False):
