@@ -8,15 +8,22 @@ from collections.abc import Sequence
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from offload.server.app import load_target, serve_http
+    from offload.server.app import TargetError, load_target, serve_http
 
-    server, tasks = load_target(args.target)
+    try:
+        server, tasks = load_target(args.target)
+    except TargetError as exc:
+        print(f"offload: {exc}", file=sys.stderr)
+        return 2
     if args.store:
         for t in tasks:
             t.use_store(args.store)
     if args.workers:
         for t in tasks:
             t.set_role("front")
+    if args.strict_mcp_name:
+        for t in tasks:
+            t.strict_mcp_name = True
     if args.stdio:
         server.run("stdio")
         return 0
@@ -37,15 +44,19 @@ def _worker(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from offload.server.app import load_target
+    from offload.server.app import TargetError, load_target
     from offload.server.worker import run_worker
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    server, tasks = load_target(args.target)
-    if args.store:
-        for t in tasks:
-            t.use_store(args.store)
-    anyio.run(run_worker, server, tasks)
+    try:
+        server, tasks = load_target(args.target)
+        if args.store:
+            for t in tasks:
+                t.use_store(args.store)
+        anyio.run(run_worker, server, tasks)
+    except TargetError as exc:
+        print(f"offload: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -74,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-host", action="append", default=[], metavar="NAME[:PORT]", help="extra Host/Origin to accept"
     )
     serve.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE streams")
+    serve.add_argument(
+        "--strict-mcp-name",
+        action="store_true",
+        help="refuse tasks/* requests without an Mcp-Name header (default: a missing header is accepted)",
+    )
     serve.add_argument(
         "--workers",
         action="store_true",

@@ -24,8 +24,7 @@ from pydantic import AnyUrl
 from offload.gateway.config import GatewayConfig
 from offload.gateway.upstream import ListKind, Upstream
 from offload.runtime import TaskPolicy
-from offload.server import bridge
-from offload.server.extension import Tasks
+from offload.server import Tasks, publish_event
 from offload.store import TaskStore
 
 
@@ -108,10 +107,10 @@ class Gateway(MCPServer[Any]):
     async def _upstream_changed(self, upstream: Upstream, kind: ListKind) -> None:
         event = {"tools": ToolsListChanged, "prompts": PromptsListChanged, "resources": ResourcesListChanged}.get(kind)
         if event is not None:
-            await bridge.subscription_bus(self).publish(event())
+            await publish_event(self, event())
 
     async def _resource_updated(self, uri: str) -> None:
-        await bridge.subscription_bus(self).publish(ResourceUpdated(uri=uri))
+        await publish_event(self, ResourceUpdated(uri=uri))
 
     # -- routing --
 

@@ -17,6 +17,11 @@ from offload.protocol.meta import EXTENSION_ID
 INPUT_TIMEOUT: Final = -32050
 #: A task whose instance stopped while running it, and whose tool is not safe to run again.
 WORKER_LOST: Final = -32051
+#: A `subscriptions/listen` stream ended because its reader fell behind and notifications were dropped.
+LISTEN_OVERFLOW: Final = -32052
+#: A task whose time to live ran out before it finished (tasks.md: "servers MAY mark a task as failed
+#: at any point after the TTL elapses").
+TTL_EXPIRED: Final = -32053
 
 NOT_FOUND_MESSAGE: Final = "Failed to retrieve task: Task not found"
 EXPIRED_MESSAGE: Final = "Failed to retrieve task: Task has expired"
@@ -33,8 +38,10 @@ __all__ = [
     "INPUT_TIMEOUT",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
+    "LISTEN_OVERFLOW",
     "MISSING_REQUIRED_CLIENT_CAPABILITY",
     "NOT_FOUND_MESSAGE",
+    "TTL_EXPIRED",
     "WORKER_LOST",
     "required_capabilities_data",
 ]

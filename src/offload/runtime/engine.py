@@ -23,15 +23,15 @@ from typing import Any, Literal
 
 import anyio
 import anyio.abc
-from mcp.shared.exceptions import MCPError
 
-from offload.protocol import EXPIRED_MESSAGE, INVALID_PARAMS, NOT_FOUND_MESSAGE, WORKER_LOST
+from offload.protocol import WORKER_LOST, TaskStatus
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
 from offload.runtime.policy import TaskPolicy
-from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, now_ms
+from offload.store import Change, TaskEvent, TaskRecord, TaskStore, now_ms
 
 logger = logging.getLogger(__name__)
 
+#: Runs a stored call again with no inbound request (the server's SDK bridge provides it).
 Rerun = Callable[[TaskRecord, TaskDispatch], Awaitable[Any]]
 Listener = Callable[[TaskRecord], None]
 Role = Literal["all", "front", "worker"]
@@ -45,10 +45,18 @@ def new_task_id() -> str:
 
 
 class TaskRuntime:
+    """Runs executions and keeps the store healthy; the `ExecutionHost` of every execution it starts.
+
+    `policy_for(tool)` gives a tool's effective policy (used when taking a task over); `rerun` runs
+    a stored call again (recovery and worker roles). Both are given at construction.
+    """
+
     def __init__(
         self,
         store: TaskStore,
         *,
+        policy_for: Callable[[str], TaskPolicy] = lambda _tool: TaskPolicy(),
+        rerun: Rerun | None = None,
         lease_s: float = 5.0,
         sweep_interval_s: float = 1.0,
         max_result_bytes: int = 4 * 1024 * 1024,
@@ -65,8 +73,8 @@ class TaskRuntime:
         self.role: Role = role
         self.executions: dict[str, Execution] = {}
         self.listeners: set[Listener] = set()
-        self.policy_for: Callable[[str], TaskPolicy] = lambda _tool: TaskPolicy()
-        self.rerun: Rerun | None = None
+        self.policy_for = policy_for
+        self.rerun = rerun
         self._tg: anyio.abc.TaskGroup | None = None
         # Executions run as bare asyncio tasks (anyio's task handles cost ~1.5 KB each, and a parked
         # task should stay small); the runtime still owns them and cancels them on shutdown.
@@ -172,7 +180,10 @@ class TaskRuntime:
         await self.store.publish(TaskEvent("new", record.task_id, self.instance_id))
         return record
 
-    def _forget(self, ex: Execution) -> None:
+    async def create(self, record: TaskRecord) -> None:
+        await self.store.create(record)
+
+    def forget(self, ex: Execution) -> None:
         if self.executions.get(ex.task_id) is ex:
             del self.executions[ex.task_id]
 
@@ -195,41 +206,32 @@ class TaskRuntime:
             except Exception:
                 logger.exception("task listener failed")
 
-    # -- the three task methods --
+    # -- answers and cancellation (the caller checked the task is the caller's and live) --
 
-    async def lookup(self, task_id: str, principal: str | None) -> TaskRecord:
-        """The caller's task. Unknown, purged and other callers' tasks look the same: -32602."""
-        record = await self.store.get(task_id)
-        if record is None or record.principal != principal:
-            raise MCPError(code=INVALID_PARAMS, message=NOT_FOUND_MESSAGE)
-        if record.expired(now_ms()):
-            raise MCPError(code=INVALID_PARAMS, message=EXPIRED_MESSAGE)
-        return record
-
-    async def answer(self, task_id: str, principal: str | None, responses: dict[str, Any]) -> None:
-        record = await self.lookup(task_id, principal)
+    async def answer(self, record: TaskRecord, responses: dict[str, Any]) -> None:
+        """Hand answers to the tool, here or, through the store, on the instance running it."""
         if record.terminal or not responses:
             return
-        ex = self.executions.get(task_id)
+        ex = self.executions.get(record.task_id)
         if ex is not None:
-            if ex.deliver(responses):
-                await ex._sync_inputs()
+            await ex.receive(responses)
             return
         # Running elsewhere: the answers wait in the store; the owner is told to collect them.
-        if await self.store.answer(task_id, responses):
-            await self.store.publish(TaskEvent("answer", task_id, self.instance_id))
+        if await self.store.answer(record.task_id, responses):
+            await self.store.publish(TaskEvent("answer", record.task_id, self.instance_id))
 
-    async def cancel(self, task_id: str, principal: str | None) -> None:
-        record = await self.lookup(task_id, principal)
+    async def cancel(self, record: TaskRecord) -> None:
+        """Stop the task's tool and settle it `cancelled`; a finished task keeps its status (idempotent)."""
         if record.terminal:
-            return  # idempotent: a finished task keeps its status
+            return
+        task_id = record.task_id
         ex = self.executions.get(task_id)
         if ex is not None:
             ex.cancel(CANCELLED_BY_CLIENT)
             return
         # Running elsewhere (or nowhere): settle it here; the owner is told to stop the tool.
         updated = await self.store.update(
-            task_id, {"status": "cancelled", "status_message": CANCELLED_BY_CLIENT, "input_requests": {}}
+            task_id, {"status": TaskStatus.CANCELLED, "status_message": CANCELLED_BY_CLIENT, "input_requests": {}}
         )
         if updated is not None:
             await self.announce(updated)
@@ -263,8 +265,8 @@ class TaskRuntime:
 
     async def _collect_answers(self, ex: Execution) -> None:
         answers = await self.store.take_answers(ex.task_id)
-        if answers and ex.deliver(answers):
-            await ex._sync_inputs()
+        if answers:
+            await ex.receive(answers)
 
     # -- housekeeping --
 
@@ -330,7 +332,7 @@ class TaskRuntime:
         updated = await self.write(
             record.task_id,
             {
-                "status": "failed",
+                "status": TaskStatus.FAILED,
                 "status_message": reason,
                 "error": {"code": WORKER_LOST, "message": reason},
                 "input_requests": {},
@@ -340,7 +342,7 @@ class TaskRuntime:
             logger.warning("task %s failed over: %s", record.task_id[:8], reason)
 
     async def _run_claimed(self, record: TaskRecord, policy: TaskPolicy, message: str | None) -> None:
-        change: Change = {"status": "working", "input_requests": {}}
+        change: Change = {"status": TaskStatus.WORKING, "input_requests": {}}
         if message is not None:
             change["status_message"] = message
         updated = await self.write(record.task_id, change)

@@ -12,8 +12,8 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Protocol
 
 import anyio
 from mcp.shared.dispatcher import CallOptions, DispatchContext
@@ -21,12 +21,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import RequestId
 from pydantic import BaseModel
 
-from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR
+from offload._backoff import Backoff, retry
+from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR, TaskStatus
 from offload.runtime.policy import TaskPolicy
-from offload.store.base import Change, TaskRecord
-
-if TYPE_CHECKING:
-    from offload.runtime.engine import TaskRuntime
+from offload.store import Change, TaskRecord
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +32,24 @@ ToolCall = Callable[["TaskDispatch"], Awaitable[Any]]
 
 #: Tries at storing a finished task's outcome (about a minute of backoff) before giving it up.
 OUTCOME_ATTEMPTS = 15
+
+
+class ExecutionHost(Protocol):
+    """What an execution needs from the runtime that runs it (`TaskRuntime` is the one host)."""
+
+    max_result_bytes: int
+
+    async def create(self, record: TaskRecord) -> None:
+        """Store a new task (the promotion of an inline call)."""
+
+    async def write(self, task_id: str, change: Change) -> TaskRecord | None:
+        """Apply a change to a task this instance runs, and announce it; None if it no longer holds it."""
+
+    def spawn(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+        """Run a short piece of background work (a statusMessage flush) in the runtime's task group."""
+
+    def forget(self, execution: Execution) -> None:
+        """The execution ended: drop it from the runtime's table."""
 
 
 class TaskDispatch:
@@ -115,7 +131,7 @@ def error_to_dict(exc: BaseException) -> dict[str, Any]:
 
 def _failed(message: str) -> Change:
     return {
-        "status": "failed",
+        "status": TaskStatus.FAILED,
         "error": {"code": INTERNAL_ERROR, "message": message},
         "status_message": message,
         "input_requests": {},
@@ -135,10 +151,10 @@ class Execution:
         "_seq",
         "asked_inline",
         "dispatch",
+        "host",
         "outcome",
         "policy",
         "promoted",
-        "runtime",
         "scope",
         "settled",
         "status_message",
@@ -148,13 +164,13 @@ class Execution:
 
     def __init__(
         self,
-        runtime: TaskRuntime,
+        host: ExecutionHost,
         template: TaskRecord,
         policy: TaskPolicy,
         inline: DispatchContext[Any] | None,
         transport: Any,
     ) -> None:
-        self.runtime = runtime
+        self.host = host
         self.template = template
         self.task_id = template.task_id
         self.policy = policy
@@ -198,7 +214,7 @@ class Execution:
                 await self._write_outcome()
             # else: not a task (yet); if a promotion is under way it writes the outcome itself
         finally:
-            self.runtime._forget(self)
+            self.host.forget(self)
 
     def cancel(self, reason: str) -> None:
         self._cancel_reason = reason
@@ -228,7 +244,7 @@ class Execution:
         if settled_before:
             self._apply_outcome(record)
         self.dispatch.detach()  # from here on nothing more goes to the HTTP exchange
-        await self.runtime.store.create(record)
+        await self.host.create(record)
         self.mark_promoted()
         if self.settled and not settled_before:
             await self._write_outcome()  # it finished while the task was being stored
@@ -253,38 +269,38 @@ class Execution:
         assert self.outcome is not None
         kind, value = self.outcome
         if kind == "cancelled":
-            return {"status": "cancelled", "status_message": self._cancel_reason or "Cancelled", "input_requests": {}}
+            reason = self._cancel_reason or "Cancelled"
+            return {"status": TaskStatus.CANCELLED, "status_message": reason, "input_requests": {}}
         if kind == "error":
-            return {"status": "failed", "error": value, "status_message": value.get("message"), "input_requests": {}}
+            message = value.get("message")
+            return {"status": TaskStatus.FAILED, "error": value, "status_message": message, "input_requests": {}}
         result = result_to_dict(value)
         if result.get("resultType") == "input_required":
             return _failed(
                 "The tool returned an InputRequiredResult after it became a task: ask with ctx.elicit() "
                 "inside a task, or give the tool a budget_s long enough to answer MRTR before the task exists"
             )
-        limit = self.runtime.max_result_bytes
+        limit = self.host.max_result_bytes
         size = len(json.dumps(result, separators=(",", ":")))
         if size > limit:
             return _failed(f"Tool result is {size} bytes, over the store limit of {limit}")
-        change: Change = {"status": "completed", "result": result, "input_requests": {}}
+        change: Change = {"status": TaskStatus.COMPLETED, "result": result, "input_requests": {}}
         if self.status_message is not None:
             change["status_message"] = self.status_message
         return change
 
     async def _write_outcome(self) -> None:
         """Store the outcome, riding out a store that is briefly unreachable: a result is not dropped."""
-        delay = 0.1
+        change = self._outcome_change()
+
+        async def write() -> None:
+            await self.host.write(self.task_id, change)
+
+        def log(exc: BaseException, delay: float) -> None:
+            logger.warning("task %s: storing its outcome failed (%s); retrying in %.1fs", self.task_id[:8], exc, delay)
+
         with anyio.CancelScope(shield=True):
-            for attempt in range(OUTCOME_ATTEMPTS):
-                try:
-                    await self.runtime.write(self.task_id, self._outcome_change())
-                    return
-                except Exception:
-                    if attempt == OUTCOME_ATTEMPTS - 1:
-                        raise
-                    logger.warning("task %s: storing its outcome failed; retrying", self.task_id[:8], exc_info=True)
-                    await anyio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+            await retry(write, backoff=Backoff(initial=0.1, cap=5.0), attempts=OUTCOME_ATTEMPTS, on_retry=log)
 
     # -- status messages from progress reports --
 
@@ -296,14 +312,14 @@ class Execution:
     def _schedule_flush(self) -> None:
         if not self._flushing:
             self._flushing = True
-            self.runtime.spawn(self._flush)
+            self.host.spawn(self._flush)
 
     async def _flush(self) -> None:
         """Write the latest statusMessage; progress bursts collapse into few writes."""
         try:
             while True:
                 message = self.status_message
-                await self.runtime.write(self.task_id, {"status_message": message})
+                await self.host.write(self.task_id, {"status_message": message})
                 if message == self.status_message or self.settled:
                     break
         finally:
@@ -326,7 +342,7 @@ class Execution:
         self._outstanding[key] = {"method": method, "params": params}
         self._answers[key] = answer
         try:
-            await self._sync_inputs()
+            await self.sync_inputs()
             timeout = self.policy.input_timeout_s
             deadline = math.inf if timeout is None else anyio.current_time() + timeout
             with anyio.CancelScope(deadline=deadline) as waiting:
@@ -353,14 +369,20 @@ class Execution:
             taken.append(key)
         return taken
 
-    async def _sync_inputs(self) -> None:
+    async def receive(self, responses: dict[str, Any]) -> None:
+        """Answers for this task (from tasks/update here, or collected from the store): resume the tool."""
+        if self.deliver(responses):
+            await self.sync_inputs()
+
+    async def sync_inputs(self) -> None:
+        """Store the open requests: `input_required` while any is open, `working` again once none is."""
         waiting = len(self._outstanding)
         change: Change = {
-            "status": "input_required" if waiting else "working",
+            "status": TaskStatus.INPUT_REQUIRED if waiting else TaskStatus.WORKING,
             "input_requests": dict(self._outstanding),
             # While blocked, say so; afterwards the latest progress message stands again.
             "status_message": f"Waiting for input ({waiting} open request{'s' if waiting > 1 else ''})"
             if waiting
             else self.status_message,
         }
-        await self.runtime.write(self.task_id, change)
+        await self.host.write(self.task_id, change)

@@ -22,7 +22,13 @@ from offload.server import bridge
 from offload.server.extension import Tasks
 from offload.server.fastpath import FastTaskGet
 
+__all__ = ["TargetError", "http_app", "load_target", "security_settings", "serve_http"]
+
 _LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+class TargetError(Exception):
+    """The server to serve could not be found or loaded; the message says what to fix."""
 
 
 def security_settings(host: str, allowed_hosts: Iterable[str] = ()) -> TransportSecuritySettings:
@@ -61,7 +67,9 @@ def http_app(
         streamable_http_path=path, json_response=json_response, transport_security=security, host=host
     )
     if tasks is not None and os.environ.get("OFFLOAD_FAST_GET", "1") != "0":
-        _wrap_endpoint(app, path, lambda inner: FastTaskGet(inner, tasks, bridge.server_info_stamp(server), security))
+        _wrap_endpoint(
+            app, path, lambda inner: FastTaskGet(inner, tasks.handlers, bridge.server_info_stamp(server), security)
+        )
     app.add_middleware(TrimHeaderValues)
     return app
 
@@ -122,11 +130,11 @@ def load_target(target: str) -> tuple[MCPServer[Any], list[Tasks]]:
     if spec.endswith(".py") or Path(spec).is_file():
         path = Path(spec).resolve()
         if not path.is_file():
-            raise SystemExit(f"offload: no such file: {spec}")
+            raise TargetError(f"no such file: {spec}")
         name = f"_offload_target_{path.stem}"
         mod_spec = importlib.util.spec_from_file_location(name, path)
         if mod_spec is None or mod_spec.loader is None:
-            raise SystemExit(f"offload: cannot import {spec}")
+            raise TargetError(f"cannot import {spec}")
         module = importlib.util.module_from_spec(mod_spec)
         sys.modules[name] = module
         sys.path.insert(0, str(path.parent))
@@ -135,15 +143,15 @@ def load_target(target: str) -> tuple[MCPServer[Any], list[Tasks]]:
         try:
             module = importlib.import_module(spec)
         except ImportError as exc:
-            raise SystemExit(f"offload: cannot import {spec!r}: {exc}") from None
+            raise TargetError(f"cannot import {spec!r}: {exc}") from None
     if attr:
         server = getattr(module, attr, None)
         if not isinstance(server, MCPServer):
-            raise SystemExit(f"offload: {spec}:{attr} is not an MCPServer")
+            raise TargetError(f"{spec}:{attr} is not an MCPServer")
     else:
         found = [v for v in vars(module).values() if isinstance(v, MCPServer)]
         if len(found) != 1:
-            raise SystemExit(f"offload: {spec} holds {len(found)} MCPServer objects; name one as {spec}:NAME")
+            raise TargetError(f"{spec} holds {len(found)} MCPServer objects; name one as {spec}:NAME")
         server = found[0]
     tasks = [v for v in vars(module).values() if isinstance(v, Tasks)]
     return server, tasks

@@ -10,7 +10,6 @@ async def build(ctx: Context) -> str: ...
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
@@ -24,20 +23,15 @@ from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolRequestParams
 
-from offload.protocol import (
-    EXTENSION_ID,
-    INVALID_PARAMS,
-    MODERN_VERSION,
-    TaskIdParams,
-    UpdateTaskParams,
-    create_task_result,
-    detailed_task,
-)
-from offload.runtime import Role, TaskMode, TaskPolicy, TaskRuntime
+from offload.protocol import EXTENSION_ID, MODERN_VERSION, TaskIdParams, UpdateTaskParams, create_task_result
+from offload.runtime import Role, TaskDispatch, TaskMode, TaskPolicy, TaskRuntime
 from offload.server import bridge
 from offload.server.gates import declares_tasks, missing_capability
-from offload.server.listen import TasksMiddleware
+from offload.server.handlers import TaskHandlers
+from offload.server.middleware import TasksMiddleware
 from offload.store import DEFAULT_STORE_URL, TaskRecord, TaskStore, open_store
+
+__all__ = ["DEFAULT_TTL_MS", "Tasks"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,6 +58,7 @@ class Tasks(Extension):
         max_update_bytes: int = 1024 * 1024,
         max_running: int = 1000,
         role: Role = "all",
+        strict_mcp_name: bool = False,
     ) -> None:
         self.store = open_store(store) if isinstance(store, str) else store
         self.defaults = TaskPolicy(
@@ -73,16 +68,18 @@ class Tasks(Extension):
             poll_interval_ms=poll_interval_ms,
             input_timeout_s=input_timeout_s,
         )
-        self.max_update_bytes = max_update_bytes
         self.runtime = TaskRuntime(
             self.store,
+            policy_for=self.policy,
+            rerun=self._rerun,
             lease_s=lease_s,
             sweep_interval_s=sweep_interval_s,
             max_result_bytes=max_result_bytes,
             max_running=max_running,
             role=role,
         )
-        self.runtime.policy_for = self.policy
+        self.handlers = TaskHandlers(self.runtime, max_update_bytes=max_update_bytes)
+        self.strict_mcp_name = strict_mcp_name
         self._declared: dict[str, TaskPolicy] = {}
         self._resolved: dict[str, TaskPolicy] = {}
         self._server: MCPServer[Any] | None = None
@@ -192,15 +189,16 @@ class Tasks(Extension):
         return lifespan
 
     def attach(self, server: MCPServer[Any]) -> None:
-        """Install the routing-header check and enable re-runs of lost tasks for `server`."""
+        """Install the routing-header check and push streams, and bind re-runs of lost tasks, for `server`."""
         self._server = server
-        if not any(isinstance(m, TasksMiddleware) and m.tasks is self for m in server.middleware):
-            server.middleware.append(TasksMiddleware(self, server))
+        if not any(isinstance(m, TasksMiddleware) and m.handlers is self.handlers for m in server.middleware):
+            server.middleware.append(TasksMiddleware(self.handlers, server, strict_mcp_name=self.strict_mcp_name))
 
-        async def rerun(record: TaskRecord, dispatch: Any) -> Any:
-            return await bridge.rerun_tool(server, self._lifespan_context, record, dispatch)
-
-        self.runtime.rerun = rerun
+    async def _rerun(self, record: TaskRecord, dispatch: TaskDispatch) -> Any:
+        """Run a stored call again (a task taken over, or queued for a worker) on the attached server."""
+        if self._server is None:
+            raise RuntimeError("offload Tasks is not attached to a server: pass lifespan=tasks.lifespan to MCPServer")
+        return await bridge.rerun_tool(self._server, self._lifespan_context, record, dispatch)
 
     # -- SDK contributions --
 
@@ -282,36 +280,16 @@ class Tasks(Extension):
             raise
         return create_task_result(record)
 
-    # -- tasks/* --
+    # -- tasks/*: the middleware checked version, capability, params and Mcp-Name; one handler answers --
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
-        self._require(ctx, "tasks/get")
-        record = await self.runtime.lookup(params.task_id, authenticated_principal(ctx))
-        out = detailed_task(record)
-        out["resultType"] = "complete"
-        return out
+        return await self.handlers.get(params.task_id, authenticated_principal(ctx))
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> dict[str, Any]:
-        self._require(ctx, "tasks/update")
-        size = len(json.dumps(params.input_responses, separators=(",", ":")))
-        if size > self.max_update_bytes:
-            raise MCPError(
-                code=INVALID_PARAMS,
-                message=f"inputResponses is {size} bytes, over this server's limit of {self.max_update_bytes}",
-            )
-        await self.runtime.answer(params.task_id, authenticated_principal(ctx), params.input_responses)
-        return {"resultType": "complete"}
+        return await self.handlers.update(params.task_id, authenticated_principal(ctx), params.input_responses)
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
-        self._require(ctx, "tasks/cancel")
-        await self.runtime.cancel(params.task_id, authenticated_principal(ctx))
-        return {"resultType": "complete"}
-
-    @staticmethod
-    def _require(ctx: ServerRequestContext[Any, Any], method: str) -> None:
-        # The capability gate runs before the task lookup (tasks.md "Protocol Errors").
-        if not declares_tasks(ctx):
-            raise missing_capability(method)
+        return await self.handlers.cancel(params.task_id, authenticated_principal(ctx))
 
 
 def _result_type(value: Any) -> Any:

@@ -6,7 +6,8 @@ This ASGI wrapper answers the canonical, well-formed request itself: the same ch
 lookup, the same JSON. Anything it does not recognise exactly (another method, a malformed or
 unusual body, a failed check, an unknown task) goes to the SDK untouched, body replayed, so every
 error keeps the SDK's wording and status. It sits inside the auth middleware, so the caller's
-identity is known, and applies the same Host/Origin rules as the transport.
+identity is known; the Host/Origin check is the SDK's own (`TransportSecurityMiddleware`), and the
+answer comes from the one tasks/get handler (`handlers.py`).
 """
 
 from __future__ import annotations
@@ -14,39 +15,48 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp.shared.inbound import decode_header_value
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from offload.protocol import EXTENSION_ID, MODERN_VERSION, detailed_task
+from offload.protocol import (
+    CLIENT_CAPABILITIES_META_KEY,
+    MODERN_VERSION,
+    PROTOCOL_VERSION_META_KEY,
+    SERVER_INFO_META_KEY,
+    declares_extension,
+)
 from offload.server import bridge
-from offload.server.extension import Tasks
-from offload.store import now_ms
+from offload.server.handlers import TaskHandlers
+
+__all__ = ["FastTaskGet"]
 
 MAX_BODY = 16 * 1024
 _ROUTING = (b"mcp-method", b"mcp-name", b"mcp-protocol-version")
-_META_VERSION = "io.modelcontextprotocol/protocolVersion"
-_META_CAPS = "io.modelcontextprotocol/clientCapabilities"
 
 
 class FastTaskGet:
     """Wraps the MCP endpoint; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, tasks: Tasks, server_info: dict[str, Any], security: TransportSecuritySettings):
+    def __init__(
+        self, app: ASGIApp, handlers: TaskHandlers, server_info: dict[str, Any], security: TransportSecuritySettings
+    ):
         self.app = app
-        self.tasks = tasks
-        self.server_info = server_info
-        self.hosts = _Allowed(security.allowed_hosts)
-        self.origins = _Allowed(security.allowed_origins)
-        self.check_hosts = security.enable_dns_rebinding_protection
+        self.handlers = handlers
+        self.meta = {SERVER_INFO_META_KEY: server_info}
+        self.security = TransportSecurityMiddleware(security)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not self.tasks.runtime.started:
+        if scope["type"] != "http" or scope["method"] != "POST" or not self.handlers.runtime.started:
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
         if headers is None or headers.get(b"mcp-method") != b"tasks/get" or not self._acceptable(headers):
             await self.app(scope, receive, send)
+            return
+        if await self.security.validate_request(Request(scope), is_post=True) is not None:
+            await self.app(scope, receive, send)  # the transport answers the refusal, in its words
             return
         body, complete = await _read_body(receive)
         if complete:
@@ -62,15 +72,7 @@ class FastTaskGet:
             return False
         if not headers.get(b"content-type", b"").startswith(b"application/json"):
             return False
-        if headers.get(b"mcp-protocol-version") != MODERN_VERSION.encode():
-            return False
-        if self.check_hosts:
-            if not self.hosts.admits(headers.get(b"host", b"").decode("latin-1")):
-                return False
-            origin = headers.get(b"origin")
-            if origin is not None and not self.origins.admits(origin.decode("latin-1")):
-                return False
-        return True
+        return headers.get(b"mcp-protocol-version") == MODERN_VERSION.encode()
 
     async def _answer(self, body: bytes, headers: dict[bytes, bytes]) -> bytes | None:
         try:
@@ -94,21 +96,17 @@ class FastTaskGet:
         meta = params.get("_meta")
         if not isinstance(task_id, str) or not 0 < len(task_id) <= 256 or not isinstance(meta, dict):
             return None
-        if meta.get(_META_VERSION) != MODERN_VERSION or not _declares_tasks(meta.get(_META_CAPS)):
+        if meta.get(PROTOCOL_VERSION_META_KEY) != MODERN_VERSION:
+            return None
+        if not declares_extension(meta.get(CLIENT_CAPABILITIES_META_KEY)):
             return None
         if decode_header_value(headers.get(b"mcp-name", b"").decode("latin-1")) != task_id:
             return None
-        record = await self.tasks.store.get(task_id)
-        if record is None or record.principal != bridge.current_principal() or record.expired(now_ms()):
+        result = await self.handlers.peek(task_id, bridge.current_principal())
+        if result is None:
             return None  # the SDK path words the error
-        result = detailed_task(record)
-        result["resultType"] = "complete"
-        result["_meta"] = {"io.modelcontextprotocol/serverInfo": self.server_info}
+        result["_meta"] = self.meta
         return json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}, separators=(",", ":")).encode()
-
-
-def _declares_tasks(caps: Any) -> bool:
-    return isinstance(caps, dict) and isinstance(ext := caps.get("extensions"), dict) and EXTENSION_ID in ext
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes] | None:
@@ -120,17 +118,6 @@ def _headers(scope: Scope) -> dict[bytes, bytes] | None:
             return None
         out[key] = value
     return out
-
-
-class _Allowed:
-    """Host/Origin matching with the transport's rules: exact, or `name:*` for any port."""
-
-    def __init__(self, allowed: list[str]) -> None:
-        self.exact = frozenset(allowed)
-        self.prefixes = tuple(a[:-1] for a in allowed if a.endswith(":*"))
-
-    def admits(self, value: str) -> bool:
-        return bool(value) and (value in self.exact or value.startswith(self.prefixes))
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

@@ -1,6 +1,4 @@
-"""The extension's server middleware: routing-header check, and `notifications/tasks` on `subscriptions/listen`.
-
-Push (tasks.md "Task Status Notifications"):
+"""Push: `notifications/tasks` on `subscriptions/listen` (tasks.md "Task Status Notifications").
 
 The SDK's listen handler drops unknown filter keys, so a listen request that carries `taskIds`
 is served here in full: the acknowledgement (with the task ids honored), the core events the
@@ -12,24 +10,23 @@ to the SDK untouched.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.shared.exceptions import MCPError
-from mcp.shared.inbound import decode_header_value
 from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY, event_matches, event_to_notification
 from mcp_types import SubscriptionFilter
 from pydantic import ValidationError
 
-from offload.protocol import HEADER_MISMATCH, INVALID_PARAMS, TASK_METHODS, detailed_task
+from offload.protocol import INVALID_PARAMS, LISTEN_OVERFLOW, detailed_task
 from offload.server import bridge
 from offload.server.gates import declares_tasks, missing_capability
+from offload.server.handlers import TaskHandlers, visible
 from offload.store import TaskRecord, now_ms
 
-if TYPE_CHECKING:
-    from offload.server.extension import Tasks
+__all__ = ["TaskStreams"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,25 +36,17 @@ WATCH_INTERVAL_S = 0.25
 RESYNC_INTERVAL_S = 5.0
 
 
-class TasksMiddleware:
-    """The extension's one server middleware (one layer, so each request pays for it once).
+class TaskStreams:
+    """`subscriptions/listen` with `taskIds`: the stream of `notifications/tasks` for the caller's tasks."""
 
-    - Over HTTP, `Mcp-Name` must equal `params.taskId` on tasks/* (tasks.md "Routing Headers"); the
-      SDK checks it only for the methods it knows.
-    - `subscriptions/listen` requests that name `taskIds` are served here (see the module docstring).
-    """
-
-    def __init__(self, tasks: Tasks, server: MCPServer[Any]) -> None:
-        self.tasks = tasks
+    def __init__(self, handlers: TaskHandlers, server: MCPServer[Any]) -> None:
+        self.runtime = handlers.runtime
+        self.store = handlers.store
         self.server = server
 
-    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        method = ctx.method
-        if method in TASK_METHODS:
-            _check_mcp_name(ctx)
-        elif method == "subscriptions/listen":
-            return await self._listen(ctx, call_next)
-        return await call_next(ctx)
+    async def listen(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Serve the request when it names `taskIds`; anything else goes to the SDK untouched."""
+        return await self._listen(ctx, call_next)
 
     async def _listen(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         wanted = (ctx.params or {}).get("notifications")
@@ -83,9 +72,10 @@ class TasksMiddleware:
         now = now_ms()
         current: dict[str, TaskRecord] = {}
         for task_id in dict.fromkeys(task_ids):
-            record = await self.tasks.store.get(task_id)
+            record = await self.store.get(task_id)
             # Only the caller's own live tasks are honored; others are left out of the ack silently.
-            if record is not None and record.principal == principal and not record.expired(now):
+            if visible(record, principal, now):
+                assert record is not None
                 current[task_id] = record
         honored = SubscriptionFilter(
             tools_list_changed=True if requested.tools_list_changed else None,
@@ -96,13 +86,18 @@ class TasksMiddleware:
         uris = frozenset(honored.resource_subscriptions or ())
         meta = {SUBSCRIPTION_ID_META_KEY: ctx.request_id}
         send, recv = anyio.create_memory_object_stream[tuple[str, dict[str, Any]]](MAX_BACKLOG)
+        overflowed = False
 
         def push(item: tuple[str, dict[str, Any]]) -> None:
+            nonlocal overflowed
             try:
                 send.send_nowait(item)
-            except (anyio.WouldBlock, anyio.ClosedResourceError):
+            except anyio.WouldBlock:
                 logger.warning("listen stream %r is not being read; ending it", ctx.request_id)
+                overflowed = True
                 send.close()
+            except anyio.ClosedResourceError:
+                pass
 
         sent: dict[str, tuple[Any, ...]] = {}
 
@@ -118,32 +113,41 @@ class TasksMiddleware:
                 push((note["method"], note.get("params") or {}))
 
         # Subscribe before acknowledging so no change between the two is lost.
-        self.tasks.runtime.listeners.add(on_task)
+        self.runtime.listeners.add(on_task)
         unsubscribe = bridge.subscription_bus(self.server).subscribe(on_event)
         try:
             ack = {"notifications": {**honored.model_dump(by_alias=True, exclude_none=True), "taskIds": list(current)}}
             await bridge.notify_on_request(ctx, "notifications/subscriptions/acknowledged", {**ack, "_meta": meta})
             # Then each task's state as of now, so a change made before the subscription is not missed.
             for task_id in current:
-                fresh = await self.tasks.store.get(task_id)
+                fresh = await self.store.get(task_id)
                 if fresh is not None:
                     on_task(fresh)
             async with anyio.create_task_group() as tg:
                 # Watch the store too: closely when other processes cannot reach us with events, and
                 # as a slow safety net when they can (an event sent while a listener reconnects is lost).
-                interval = RESYNC_INTERVAL_S if self.tasks.store.shared_events else WATCH_INTERVAL_S
+                interval = RESYNC_INTERVAL_S if self.store.shared_events else WATCH_INTERVAL_S
                 tg.start_soon(self._watch, list(current), on_task, interval)
                 async for method, params in recv:
                     await bridge.notify_on_request(ctx, method, params)
                 tg.cancel_scope.cancel()
         finally:
-            self.tasks.runtime.listeners.discard(on_task)
+            self.runtime.listeners.discard(on_task)
             try:
                 unsubscribe()
             except Exception:
                 logger.exception("unsubscribing a listen stream failed")
             send.close()
             recv.close()
+        if overflowed:
+            # subscriptions.mdx "Graceful Closure": a result says the stream ended with nothing missed.
+            # Notifications were dropped here, so the stream ends with an error the client can tell apart.
+            raise MCPError(
+                code=LISTEN_OVERFLOW,
+                message=f"Notifications were dropped: more than {MAX_BACKLOG} waited unread on this stream. "
+                "Listen again, and tasks/get the tasks to catch up.",
+                data={SUBSCRIPTION_ID_META_KEY: ctx.request_id},
+            )
         return {"resultType": "complete", "_meta": {**meta, **_server_info(self.server)}}
 
     async def _watch(self, task_ids: list[str], on_task: Any, interval: float) -> None:
@@ -151,19 +155,11 @@ class TasksMiddleware:
         while live:
             await anyio.sleep(interval)
             for task_id in list(live):
-                record = await self.tasks.store.get(task_id)
+                record = await self.store.get(task_id)
                 if record is None or record.terminal:
                     live.discard(task_id)
                 if record is not None:
                     on_task(record)
-
-
-def _check_mcp_name(ctx: ServerRequestContext[Any, Any]) -> None:
-    headers = getattr(ctx.request, "headers", None) if ctx.request is not None else None
-    if headers is not None:
-        task_id = (ctx.params or {}).get("taskId")
-        if decode_header_value(headers.get("mcp-name")) != task_id:
-            raise MCPError(code=HEADER_MISMATCH, message="Mcp-Name header does not match params.taskId")
 
 
 def _state_mark(record: TaskRecord) -> tuple[Any, ...]:

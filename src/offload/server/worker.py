@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 from mcp.server.mcpserver import MCPServer
 
+from offload.server.app import TargetError
 from offload.server.extension import Tasks
 
 logger = logging.getLogger(__name__)
@@ -21,12 +22,12 @@ logger = logging.getLogger(__name__)
 async def run_worker(server: MCPServer[Any], tasks: list[Tasks]) -> None:
     """Enter the server's lifespan (which runs the task runtime) as a worker, until cancelled."""
     if not tasks:
-        raise SystemExit("offload: the target defines no offload Tasks extension; nothing for a worker to run")
+        raise TargetError("the target defines no offload Tasks extension; nothing for a worker to run")
     for t in tasks:
         t.set_role("worker")
     lifespan = server.settings.lifespan
     if lifespan is None:
-        raise SystemExit("offload: the server has no lifespan; pass lifespan=tasks.lifespan to MCPServer")
+        raise TargetError("the server has no lifespan; pass lifespan=tasks.lifespan to MCPServer")
     async with lifespan(server):
         ids = ", ".join(t.runtime.instance_id for t in tasks)
         logger.warning("offload worker %s ready on %s", ids, ", ".join(t.store.url for t in tasks))

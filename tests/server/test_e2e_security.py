@@ -171,12 +171,12 @@ def test_malformed_requests_get_json_rpc_errors_not_500s(client: Client) -> None
 def test_a_malformed_answer_does_not_wedge_the_task(client: Client) -> None:
     task_id = client.start_task("ask_name")
     [key] = client.wait_for(task_id, ("input_required",))["inputRequests"]
-    assert client.update(task_id, {key: "not an ElicitResult"})["resultType"] == "complete"
-    done = client.wait_for(task_id)
-    # The tool's elicit() could not parse the answer: a terminal task, never a hang.
-    assert done["status"] in ("completed", "failed")
-    if done["status"] == "completed":
-        assert done["result"]["isError"] is True
+    reply = client.message("tasks/update", {"taskId": task_id, "inputResponses": {key: "not an ElicitResult"}})
+    # Refused before the tool sees it, and the question stays open: never consumed, never a hang.
+    assert reply["error"]["code"] == -32602 and key in reply["error"]["message"]
+    assert list(client.get(task_id)["inputRequests"]) == [key]
+    client.update(task_id, {key: {"action": "decline"}})
+    assert text_of(client.wait_for(task_id)["result"]) == "no name (decline)"
 
 
 # -- DNS rebinding protection --
