@@ -39,9 +39,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def meta(ext: bool = True) -> dict[str, Any]:
-    caps: dict[str, Any] = {"extensions": {EXT: {}}} if ext else {}
-    return {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": caps}
+#: What a full client declares besides the extension: it can answer every kind of inputRequest.
+INPUT_CAPS: dict[str, Any] = {"elicitation": {"form": {}, "url": {}}, "sampling": {}, "roots": {}}
+
+
+def meta(ext: bool = True, caps: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The 2026-07-28 envelope: the extension (unless `ext` is False) and `caps` (default `INPUT_CAPS`)."""
+    declared: dict[str, Any] = dict(INPUT_CAPS if caps is None else caps)
+    if ext:
+        declared["extensions"] = {EXT: {}}
+    return {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": declared}
 
 
 def wait_until(check: Callable[[], Any], *, timeout: float = DEADLINE_S, what: str = "condition") -> Any:
@@ -151,9 +158,12 @@ class RpcError(Exception):
 class Client:
     """A minimal 2026-07-28 client: every request is self-contained (`_meta` + routing headers)."""
 
-    def __init__(self, url: str, *, token: str | None = None, ext: bool = True) -> None:
+    def __init__(
+        self, url: str, *, token: str | None = None, ext: bool = True, caps: dict[str, Any] | None = None
+    ) -> None:
         self.url = url
         self.ext = ext
+        self.caps = caps
         self.http = httpx.Client(timeout=DEADLINE_S)
         self.auth = {"Authorization": f"Bearer {token}"} if token else {}
         self._ids = itertools.count(1)
@@ -184,7 +194,7 @@ class Client:
     ) -> dict[str, Any]:
         """Send one request; return its JSON-RPC response message (result or error)."""
         params = dict(params or {})
-        params["_meta"] = meta(self.ext if ext is None else ext)
+        params["_meta"] = meta(self.ext if ext is None else ext, self.caps)
         if name is _auto:
             name = params.get("taskId") if method.startswith("tasks/") else params.get("name")
         rid = next(self._ids)

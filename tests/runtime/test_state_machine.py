@@ -14,9 +14,9 @@ import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from offload.protocol import INPUT_TIMEOUT, TaskStatus
+from offload.protocol import INPUT_TIMEOUT, TTL_EXPIRED, TaskStatus
 from offload.runtime import Execution, TaskDispatch, TaskPolicy, TaskRuntime
-from offload.store import MemoryStore, TaskRecord
+from offload.store import MemoryStore, TaskRecord, now_ms
 
 pytestmark = pytest.mark.anyio
 
@@ -266,10 +266,11 @@ async def test_a_running_task_whose_ttl_ran_out_is_stopped_by_the_sweep() -> Non
         await anyio.sleep_forever()
         return TEXT  # pragma: no cover
 
-    async with running(sweep_interval_s=0.02) as (runtime, _store):
+    async with running(sweep_interval_s=0.02) as (runtime, store):
         ex = runtime.start(tool, tool="t", policy=TaskPolicy(mode="optional", ttl_ms=100))
         await ex.promote()
-        with anyio.fail_after(10):
-            while not ex.settled:
-                await anyio.sleep(0.01)
-        assert ex.outcome == ("cancelled", None)
+        failed = await until(store, ex.task_id, "failed")
+        assert failed.error is not None and failed.error["code"] == TTL_EXPIRED
+        assert "time to live (100 ms) ran out" in (failed.status_message or "")
+        assert failed.ttl_ms is not None and failed.ttl_ms > 100  # kept a while for the final status
+        assert not failed.expired(now_ms())

@@ -109,8 +109,12 @@ def test_a_2025_11_25_session_never_gets_a_task(e2e_server: ServerProcess) -> No
                 assert result.get("resultType", "complete") != "task"
                 assert text_of(result) == "optional:9"
             else:
-                # A required tool cannot run for a client that can never hold a task.
+                # A required tool cannot run for a client that can never hold a task; the message says
+                # what would work, since this protocol cannot declare the extension.
                 assert reply["error"]["code"] == -32021
+                message = reply["error"]["message"]
+                assert "runs only as a task" in message and "2026-07-28 client" in message, message
+                assert reply["error"]["data"]["requiredCapabilities"]["extensions"] == {EXT: {}}
         http.delete(e2e_server.url, headers={"Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY})
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
+from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult, SamplingMessage, TextContent
 from pydantic import BaseModel
 
 from offload import Tasks
@@ -224,3 +224,49 @@ def confirm_first_sync(ctx: Context) -> InputRequiredResult | str:
         )
         return InputRequiredResult(input_requests={"confirm": ask})
     return "confirmed"
+
+
+# -- input the client may not be able to give --
+
+
+@server.tool()
+@tasks.tool(mode="optional")
+async def ask_inline(ctx: Context) -> str:
+    """Elicits mid-call: a task for a client with the extension, -32021 for one without."""
+    r = await ctx.elicit("Proceed?", Name)
+    return f"inline answer: {r.action}"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def ask_sampling(ctx: Context) -> str:
+    reply = await ctx.session.create_message(
+        [SamplingMessage(role="user", content=TextContent(type="text", text="hi"))], max_tokens=5
+    )
+    return f"sampled: {reply.model}"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def ask_roots(ctx: Context) -> str:
+    roots = await ctx.session.list_roots()
+    return f"{len(roots.roots)} roots"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def ask_catching(ctx: Context) -> str:
+    """Catches the refusal of a question its client cannot answer, and carries on."""
+    try:
+        await ctx.elicit("Proceed?", Name)
+    except MCPError as exc:
+        return f"carried on without asking: {exc.error.code}"
+    return "asked"
+
+
+@server.tool()
+@tasks.tool(mode="required", ttl_ms=700)
+async def outlives_ttl() -> str:
+    """Runs past its 700 ms time to live: the server stops it."""
+    await anyio.sleep(3600)
+    return "never"

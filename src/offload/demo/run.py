@@ -152,7 +152,7 @@ async def _demo(workdir: Path, step_s: float) -> int:
     await server.start()
     _say(f"  server:     {server.url} (pid {server.proc.pid if server.proc else '?'})")
     try:
-        async with WireClient(server.url) as client:
+        async with WireClient(server.url, capabilities={"elicitation": {}}) as client:  # it answers the approval
             _say()
             _say('1. The client declares the tasks extension and calls release {"version": "1.4.0"}.')
             t0 = time.monotonic()

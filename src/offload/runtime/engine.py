@@ -24,7 +24,7 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
-from offload.protocol import WORKER_LOST, TaskStatus
+from offload.protocol import TTL_EXPIRED, WORKER_LOST, TaskStatus
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
 from offload.runtime.policy import TaskPolicy
 from offload.store import Change, TaskEvent, TaskRecord, TaskStore, now_ms
@@ -37,6 +37,25 @@ Listener = Callable[[TaskRecord], None]
 Role = Literal["all", "front", "worker"]
 
 CANCELLED_BY_CLIENT = "Cancelled at the client's request"
+#: How long a task stopped by its TTL stays readable, with its final status, before it is purged.
+EXPIRED_GRACE_MS = 60_000
+
+
+def ttl_expired(record: TaskRecord, at_ms: int, grace_ms: int = EXPIRED_GRACE_MS) -> Change:
+    """The terminal state of a task whose TTL ran out while it was live.
+
+    tasks.md "Task Polling": servers MAY mark a task as failed after the TTL elapses and delete it
+    later. The TTL is stretched by `grace_ms`, so the final status can be read (and is pushed)
+    before the task goes; `ttlMs` MAY change over a task's lifetime.
+    """
+    message = f"The task's time to live ({record.ttl_ms} ms) ran out before it finished; it was stopped"
+    return {
+        "status": TaskStatus.FAILED,
+        "status_message": message,
+        "error": {"code": TTL_EXPIRED, "message": message},
+        "input_requests": {},
+        "ttl_ms": max(at_ms - record.created_ms, 0) + grace_ms,
+    }
 
 
 def new_task_id() -> str:
@@ -130,6 +149,7 @@ class TaskRuntime:
         principal: str | None = None,
         request: dict[str, Any] | None = None,
         record: TaskRecord | None = None,
+        capabilities: dict[str, Any] | None = None,
     ) -> Execution:
         """Begin running `call` in the runtime's task group; it stays inline until promoted."""
         if self._tg is None:
@@ -138,7 +158,9 @@ class TaskRuntime:
             record = self.new_record(tool, policy, principal, request)
         record.owner = self.instance_id
         record.lease_ms = now_ms() + self.lease_ms
-        ex = Execution(self, record, policy, inline, transport)
+        if capabilities is None and record.request is not None:
+            capabilities = record.request.get("clientCapabilities")
+        ex = Execution(self, record, policy, inline, transport, capabilities)
         self.executions[ex.task_id] = ex
         task = asyncio.get_running_loop().create_task(ex.run(call))
         self._running.add(task)
@@ -298,9 +320,10 @@ class TaskRuntime:
                 for record in await self.store.claim_orphans(now, self.instance_id, now + self.lease_ms, room):
                     await self._take_over(record)
         for ex in list(self.executions.values()):
-            if ex.promoted and ex.template.expired(now):
-                ex.cancel("The task's TTL elapsed before it finished")
-        await self.store.purge_expired(now)
+            if ex.promoted and not ex.settled and ex.template.expired(now):
+                ex.expire(ttl_expired(ex.template, now))
+        # Purged a grace period after expiry: a task the TTL stopped just now is still to be read.
+        await self.store.purge_expired(now - EXPIRED_GRACE_MS)
 
     async def _release_leases(self) -> None:
         """On a clean shutdown, let another instance take over at once instead of after the lease."""
@@ -312,6 +335,10 @@ class TaskRuntime:
 
     async def _take_over(self, record: TaskRecord) -> None:
         """Run a claimed task: a queued one for the first time, an orphan per its tool's policy."""
+        now = now_ms()
+        if record.expired(now):
+            await self.write(record.task_id, ttl_expired(record, now))
+            return
         policy = self.policy_for(record.tool)
         runnable = self.rerun is not None and record.request is not None
         if record.attempts <= 1 and runnable:

@@ -22,7 +22,8 @@ from mcp_types import RequestId
 from pydantic import BaseModel
 
 from offload._backoff import Backoff, retry
-from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR, TaskStatus
+from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY, TaskStatus
+from offload.protocol.capabilities import missing_for
 from offload.runtime.policy import TaskPolicy
 from offload.store import Change, TaskRecord
 
@@ -144,7 +145,9 @@ class Execution:
     __slots__ = (
         "_answers",
         "_cancel_reason",
+        "_capabilities",
         "_decided",
+        "_expiry",
         "_flushing",
         "_outstanding",
         "_promotion",
@@ -169,8 +172,10 @@ class Execution:
         policy: TaskPolicy,
         inline: DispatchContext[Any] | None,
         transport: Any,
+        capabilities: dict[str, Any] | None = None,
     ) -> None:
         self.host = host
+        self._capabilities = capabilities  # what the calling client declared; None: unknown, not gated
         self.template = template
         self.task_id = template.task_id
         self.policy = policy
@@ -189,6 +194,7 @@ class Execution:
         self._seq = 0
         self._flushing = False
         self._cancel_reason: str | None = None
+        self._expiry: Change | None = None  # set when the TTL stopped the tool: the outcome to store
 
     # -- the run --
 
@@ -215,6 +221,11 @@ class Execution:
             # else: not a task (yet); if a promotion is under way it writes the outcome itself
         finally:
             self.host.forget(self)
+
+    def expire(self, change: Change) -> None:
+        """The task's TTL ran out: stop the tool and store `change` (a terminal status) as its outcome."""
+        self._expiry = change
+        self.cancel(str(change.get("status_message") or "The task's TTL ran out"))
 
     def cancel(self, reason: str) -> None:
         self._cancel_reason = reason
@@ -268,6 +279,8 @@ class Execution:
     def _outcome_change(self) -> Change:
         assert self.outcome is not None
         kind, value = self.outcome
+        if kind == "cancelled" and self._expiry is not None:
+            return self._expiry
         if kind == "cancelled":
             reason = self._cancel_reason or "Cancelled"
             return {"status": TaskStatus.CANCELLED, "status_message": reason, "input_requests": {}}
@@ -328,7 +341,19 @@ class Execution:
     # -- input requests --
 
     async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Park a server-to-client request as an inputRequest and wait for its answer."""
+        """Park a server-to-client request as an inputRequest and wait for its answer.
+
+        A request the calling client declared no capability for is refused at once with -32021: no
+        one could answer it, and waiting for the input deadline would only hide that.
+        """
+        required = missing_for(method, params, self._capabilities)
+        if required is not None:
+            what = ", ".join(f"{name}{'.' + '.'.join(sub) if sub else ''}" for name, sub in required.items())
+            raise MCPError(
+                code=MISSING_REQUIRED_CLIENT_CAPABILITY,
+                message=f"The client did not declare the {what} capability, so it cannot answer {method}",
+                data={"requiredCapabilities": required},
+            )
         if not self.promoted:
             self.asked_inline = True
             self._wake()  # the interceptor turns the call into a task now

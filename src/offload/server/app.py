@@ -154,6 +154,11 @@ def load_target(target: str) -> tuple[MCPServer[Any], list[Tasks]]:
             raise TargetError(f"{spec} holds {len(found)} MCPServer objects; name one as {spec}:NAME")
         server = found[0]
     tasks = [v for v in vars(module).values() if isinstance(v, Tasks)]
+    if tasks and server.settings.lifespan is None:
+        raise TargetError(
+            f"{target} defines offload Tasks but its MCPServer has no lifespan, so tasks would never run: "
+            "pass lifespan=tasks.lifespan to MCPServer (or lifespan=tasks.wrap(your_lifespan))"
+        )
     return server, tasks
 
 

@@ -127,16 +127,20 @@ def _envelope(session: ServerSession) -> tuple[Any, Any]:
     return info, caps.model_dump(by_alias=True, exclude_none=True) if caps is not None else None
 
 
+def client_capabilities(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any] | None:
+    """The capabilities the request's client declared, as JSON (None when the SDK knows none)."""
+    caps = ctx.session.client_capabilities
+    return None if caps is None else caps.model_dump(by_alias=True, exclude_none=True)
+
+
 def request_snapshot(ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams) -> dict[str, Any]:
     """What a later instance needs to run this call again: stored with the task."""
-    session = ctx.session
-    caps = session.client_capabilities
-    client = session.client_params
+    client = ctx.session.client_params
     return {
         "name": params.name,
         "arguments": params.arguments or {},
         "protocolVersion": ctx.protocol_version,
-        "clientCapabilities": caps.model_dump(by_alias=True, exclude_none=True) if caps is not None else None,
+        "clientCapabilities": client_capabilities(ctx),
         "clientInfo": client.client_info.model_dump(by_alias=True, exclude_none=True) if client is not None else None,
     }
 

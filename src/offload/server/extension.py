@@ -10,6 +10,7 @@ async def build(ctx: Context) -> str: ...
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
@@ -20,18 +21,32 @@ import anyio.lowlevel
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
 from mcp.server.mcpserver import MCPServer, authenticated_principal
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPError, NoBackChannelError
 from mcp_types import CallToolRequestParams
 
-from offload.protocol import EXTENSION_ID, MODERN_VERSION, TaskIdParams, UpdateTaskParams, create_task_result
+from offload.protocol import (
+    EXTENSION_ID,
+    INTERNAL_ERROR,
+    MODERN_VERSION,
+    TaskIdParams,
+    UpdateTaskParams,
+    create_task_result,
+)
 from offload.runtime import Role, TaskDispatch, TaskMode, TaskPolicy, TaskRuntime
 from offload.server import bridge
-from offload.server.gates import declares_tasks, missing_capability
+from offload.server.gates import declares_tasks, needs_task, needs_task_for_input
 from offload.server.handlers import TaskHandlers
 from offload.server.middleware import TasksMiddleware
 from offload.store import DEFAULT_STORE_URL, TaskRecord, TaskStore, open_store
 
 __all__ = ["DEFAULT_TTL_MS", "Tasks"]
+
+logger = logging.getLogger("offload")
+
+NOT_RUNNING = (
+    "offload Tasks is not running, so no task can be created: build the server with "
+    "MCPServer(..., extensions=[tasks], lifespan=tasks.lifespan) (or lifespan=tasks.wrap(your_lifespan))"
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -177,6 +192,7 @@ class Tasks(Extension):
         @asynccontextmanager
         async def lifespan(server: MCPServer[Any]) -> AsyncIterator[Any]:
             self.attach(server)
+            await self._check_declarations(server)
             async with self.runtime.running():
                 if inner is None:
                     self._lifespan_context = {}
@@ -193,6 +209,20 @@ class Tasks(Extension):
         self._server = server
         if not any(isinstance(m, TasksMiddleware) and m.handlers is self.handlers for m in server.middleware):
             server.middleware.append(TasksMiddleware(self.handlers, server, strict_mcp_name=self.strict_mcp_name))
+
+    async def _check_declarations(self, server: MCPServer[Any]) -> None:
+        """Say loudly, at start-up, when a declared policy names no tool: that tool would run inline."""
+        names = {tool.name for tool in await server.list_tools()}
+        for declared in sorted(set(self._declared) - names):
+            policy = self._declared[declared]
+            logger.error(
+                "@tasks.tool declares mode=%r for %r, but the server has no tool of that name, so that policy "
+                "applies to nothing (registered: %s). Put @tasks.tool directly below @server.tool(), and pass "
+                "@tasks.tool(name=...) when the tool is registered under another name.",
+                policy.mode,
+                declared,
+                ", ".join(sorted(names)) or "none",
+            )
 
     async def _rerun(self, record: TaskRecord, dispatch: TaskDispatch) -> Any:
         """Run a stored call again (a task taken over, or queued for a worker) on the attached server."""
@@ -218,10 +248,16 @@ class Tasks(Extension):
             return await call_next(ctx)
         if not declares_tasks(ctx):
             if policy.mode == "required":
-                raise missing_capability(f"Tool {params.name!r}")
-            return await call_next(ctx)
+                raise needs_task(ctx, params.name)
+            try:
+                return await call_next(ctx)
+            except NoBackChannelError as exc:
+                # The tool asked for input mid-call and this request has no channel for it: the caller
+                # needs the extension, so the call could become a task (tasks.md "Capability Negotiation").
+                raise needs_task_for_input(params.name, exc.method) from exc
         if not self.runtime.started:
-            raise RuntimeError("offload Tasks runtime is not running: pass lifespan=tasks.lifespan to MCPServer")
+            logger.error(NOT_RUNNING)
+            raise MCPError(code=INTERNAL_ERROR, message=NOT_RUNNING)
         if not self.runtime.executes:
             return await self._enqueue(params, ctx, policy)
         return await self._run_as_task(params, ctx, call_next, policy)
@@ -256,6 +292,7 @@ class Tasks(Extension):
             transport=getattr(inline, "transport", None),
             principal=authenticated_principal(ctx),
             request=bridge.request_snapshot(ctx, params) if policy.retry else None,
+            capabilities=bridge.client_capabilities(ctx),
         )
         try:
             # One scheduler turn lets a tool that answers at once (an MRTR InputRequiredResult, or a

@@ -5,7 +5,8 @@ Every path uses it: the SDK method bindings of the extension, the direct HTTP pa
 
 - a task is visible only to the principal that created it; unknown, purged and other callers'
   tasks get the same -32602 (tasks.md "Security Considerations", "Auth binding");
-- an expired task answers -32602 "Task has expired" until the sweeper purges it;
+- a finished task past its TTL answers -32602 "Task has expired" until the sweeper purges it; a live
+  one stays visible until the runtime stops it (within a sweep) and records why;
 - a task renders as `detailed_task` with `resultType: "complete"` (tasks.md "Task Polling").
 """
 
@@ -26,9 +27,13 @@ __all__ = ["TaskHandlers", "visible"]
 COMPLETE = {"resultType": "complete"}
 
 
+def _expired(record: TaskRecord, at_ms: int) -> bool:
+    return record.terminal and record.expired(at_ms)
+
+
 def visible(record: TaskRecord | None, principal: str | None, at_ms: int) -> bool:
     """Whether `principal` may see this task now: it exists, is theirs, and has not expired."""
-    return record is not None and record.principal == principal and not record.expired(at_ms)
+    return record is not None and record.principal == principal and not _expired(record, at_ms)
 
 
 class TaskHandlers:
@@ -47,7 +52,7 @@ class TaskHandlers:
         record = await self.store.get(task_id)
         if record is None or record.principal != principal:
             raise MCPError(code=INVALID_PARAMS, message=NOT_FOUND_MESSAGE)
-        if record.expired(now_ms()):
+        if _expired(record, now_ms()):
             raise MCPError(code=INVALID_PARAMS, message=EXPIRED_MESSAGE)
         return record
 
