@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from offload.server.app import TargetError, load_target, serve_http
+    from offload.server.app import HttpLimits, TargetError, load_target, serve_http
 
     try:
         server, tasks = load_target(args.target)
@@ -28,8 +28,16 @@ def _serve(args: argparse.Namespace) -> int:
         server.run("stdio")
         return 0
     print(f"offload: serving {args.target} on http://{args.host}:{args.port}/mcp", file=sys.stderr)
+    limits = HttpLimits(
+        max_head_bytes=args.max_header_bytes,
+        max_headers=args.max_headers,
+        head_timeout_s=args.head_timeout,
+        keep_alive_s=args.keep_alive,
+        max_connections=args.max_connections,
+    )
     serve_http(
         server,
+        limits=limits,
         host=args.host,
         port=args.port,
         allowed_hosts=args.allow_host,
@@ -85,6 +93,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-host", action="append", default=[], metavar="NAME[:PORT]", help="extra Host/Origin to accept"
     )
     serve.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE streams")
+    serve.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=65536,
+        metavar="N",
+        help="refuse (431) a request head larger than N bytes (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-headers",
+        type=int,
+        default=100,
+        metavar="N",
+        help="refuse (431) a request with more than N header fields (default %(default)s)",
+    )
+    serve.add_argument(
+        "--head-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="close a connection whose request head is incomplete after S seconds (default %(default)s)",
+    )
+    serve.add_argument(
+        "--keep-alive",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="close an idle keep-alive connection after S seconds (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="answer 503 and close connections beyond N open ones (default %(default)s)",
+    )
     serve.add_argument(
         "--strict-mcp-name",
         action="store_true",

@@ -21,8 +21,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from offload.server import bridge
 from offload.server.extension import Tasks
 from offload.server.fastpath import FastTaskGet
+from offload.server.http_limits import HttpLimits, LimitedHttpProtocol, raise_open_file_limit
 
-__all__ = ["TargetError", "http_app", "load_target", "security_settings", "serve_http"]
+__all__ = ["HttpLimits", "TargetError", "http_app", "load_target", "security_settings", "serve_http", "uvicorn_config"]
 
 _LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -118,10 +119,30 @@ def serve_http(
     json_response: bool = False,
     log_level: str = "warning",
     tasks: Tasks | None = None,
+    limits: HttpLimits | None = None,
 ) -> None:
     app = http_app(server, host=host, allowed_hosts=allowed_hosts, json_response=json_response, tasks=tasks)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
-    uvicorn.Server(config).run()
+    uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level, limits=limits)).run()
+
+
+def uvicorn_config(
+    app: ASGIApp, *, host: str, port: int, log_level: str = "warning", limits: HttpLimits | None = None
+) -> uvicorn.Config:
+    """uvicorn settings for an offload server: httptools with the limits of `http_limits`."""
+    limits = limits or HttpLimits()
+    raise_open_file_limit()
+    protocol = type("OffloadHttpProtocol", (LimitedHttpProtocol,), {"limits": limits})
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        http=protocol,
+        timeout_keep_alive=max(1, round(limits.keep_alive_s)),
+        backlog=min(limits.max_connections, 2048),
+    )
 
 
 def load_target(target: str) -> tuple[MCPServer[Any], list[Tasks]]:
