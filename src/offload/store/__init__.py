@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from offload.store.base import Change, EventHandler, TaskEvent, TaskRecord, TaskStore, now_ms
+from offload.store.errors import StoreEncodingError, StoreError, StoreFull, StoreUnavailable
 from offload.store.memory import MemoryStore
 from offload.store.sqlite import SQLiteStore
 
@@ -45,6 +46,10 @@ __all__ = [
     "EventHandler",
     "MemoryStore",
     "SQLiteStore",
+    "StoreEncodingError",
+    "StoreError",
+    "StoreFull",
+    "StoreUnavailable",
     "TaskEvent",
     "TaskRecord",
     "TaskStore",
