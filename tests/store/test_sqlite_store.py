@@ -98,7 +98,8 @@ async def test_two_instances_claiming_the_same_file_never_share_a_task(tmp_path:
     try:
         ids = [f"orphan-{i}" for i in range(40)]
         for tid in ids:
-            await stores[0].create(sample_record(tid, status="working", input_requests={}, owner="dead" if len(tid) % 2 else None))
+            owner = "dead" if len(tid) % 2 else None
+            await stores[0].create(sample_record(tid, status="working", input_requests={}, owner=owner))
         claims: dict[str, list[str]] = {}
 
         async def claimer(idx: int) -> None:
