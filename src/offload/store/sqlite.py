@@ -352,7 +352,10 @@ class SQLiteStore(TaskStore):
 
     async def answered_tasks(self, owner: str) -> list[str]:
         rows = self._query(
-            f"SELECT task_id FROM tasks WHERE owner=? AND answers IS NOT NULL AND status IN {_LIVE}", (owner,)
+            # The small answers index, not the live-owner one: that would visit every task the owner runs.
+            f"SELECT task_id FROM tasks INDEXED BY tasks_answers "
+            f"WHERE owner=? AND answers IS NOT NULL AND status IN {_LIVE}",
+            (owner,),
         )
         return [r[0] for r in rows]
 
@@ -435,3 +438,6 @@ class SQLiteStore(TaskStore):
             return claimed
 
         return await self._write(op)
+
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore", "migrate"]
