@@ -419,3 +419,26 @@ async def test_a_full_disk_raises_store_full_and_the_store_recovers_when_space_i
         assert await store.get("after") == sample_record("after", result=blob)
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("url", "level"), [("sqlite:///a.db", 1), ("sqlite:///a.db?synchronous=full", 2)])
+async def test_synchronous_full_is_chosen_by_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, level: int
+) -> None:
+    """NORMAL (1) survives a process crash; FULL (2) syncs the WAL at each commit (docs/durability.md)."""
+    monkeypatch.chdir(tmp_path)
+    store = open_store(url)
+    assert isinstance(store, SQLiteStore) and store.url == url
+    await store.open()
+    try:
+        assert store._writer is not None
+        assert store._writer.conn.execute("PRAGMA synchronous").fetchone()[0] == level
+        await store.create(sample_record("x"))
+        assert await store.get("x") == sample_record("x")
+    finally:
+        await store.close()
+    with pytest.raises(ValueError, match="unknown option 'sync'"):
+        open_store("sqlite:///a.db?sync=full")
+    with pytest.raises(ValueError, match="expected one of NORMAL, FULL"):
+        open_store("sqlite:///a.db?synchronous=off")
