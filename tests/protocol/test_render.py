@@ -31,7 +31,6 @@ def record(status: str, **fields: Any) -> TaskRecord:
         "input_requests": dict(REQUESTS),
         "principal": "user:alice",
         "owner": "instance-a",
-        "lease_ms": 1,
         "request": {"name": "t", "arguments": {}},
     }
     base.update(fields)

@@ -1,9 +1,11 @@
 """The task runtime: starts executions, answers for stored tasks, and keeps the store healthy.
 
 One `TaskRuntime` per process. Several processes may share one store; each task is run by the
-instance holding its lease. The background sweeper renews those leases, stops tools whose lease
-was lost, hands over answers given on other instances, takes over tasks whose owner died (failing
-them, or running them again when the tool is safe to retry), and purges tasks whose TTL passed.
+instance that owns it, and each instance keeps one heartbeat in the store (one write per sweep,
+whatever the number of tasks). The background sweeper heartbeats, stops tools whose task was
+taken over while this instance was thought dead, hands over answers given on other instances,
+takes over tasks whose owner died (failing them, or running them again when the tool is safe to
+retry), and purges tasks whose TTL passed.
 Store events (answer, cancel, changed, new) make the same things happen at once where the store
 can deliver them to every instance; the sweeper is the safety net that makes a lost event only
 a delay.
@@ -105,6 +107,10 @@ class TaskRuntime:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[TaskRuntime]:
         await self.store.open()
+        # Alive before anything else: a task stored from now on belongs to a live owner. Whatever
+        # an earlier process with this id left behind is handed back (nothing runs it here).
+        await self.store.heartbeat(self.instance_id, now_ms() + self.lease_ms)
+        await self._reconcile()
         unsubscribe = self.store.subscribe(self._on_event)
         try:
             async with anyio.create_task_group() as tg:
@@ -157,7 +163,6 @@ class TaskRuntime:
         if record is None:
             record = self.new_record(tool, policy, principal, request)
         record.owner = self.instance_id
-        record.lease_ms = now_ms() + self.lease_ms
         if capabilities is None and record.request is not None:
             capabilities = record.request.get("clientCapabilities")
         ex = Execution(self, record, policy, inline, transport, capabilities)
@@ -194,9 +199,8 @@ class TaskRuntime:
         )
 
     async def enqueue(self, record: TaskRecord) -> TaskRecord:
-        """Store a task for a worker to run (front role): no owner, a lease already run out."""
+        """Store a task for a worker to run (front role): no owner, so `claim_orphans` hands it out."""
         record.owner = None
-        record.lease_ms = 0
         record.attempts = 0
         await self.store.create(record)
         await self.store.publish(TaskEvent("new", record.task_id, self.instance_id))
@@ -303,13 +307,10 @@ class TaskRuntime:
                 logger.exception("task sweeper pass failed; retrying next interval")
 
     async def sweep(self) -> None:
-        """One housekeeping pass: renew, hand over answers, recover orphans or claim work, expire."""
+        """One housekeeping pass: heartbeat, hand over answers, recover orphans or claim work, expire."""
         now = now_ms()
-        running = [tid for tid, ex in self.executions.items() if ex.promoted]
-        for lost in await self.store.renew(self.instance_id, running, now + self.lease_ms):
-            ex = self.executions.get(lost)
-            if ex is not None and not ex.settled:
-                ex.cancel("This instance lost the task (it ended elsewhere or its lease was taken over)")
+        if not await self.store.heartbeat(self.instance_id, now + self.lease_ms, at_ms=now):
+            await self._reconcile()  # thought dead for a while: some tasks may have been taken over
         for task_id in await self.store.answered_tasks(self.instance_id):
             ex = self.executions.get(task_id)
             if ex is not None:
@@ -317,7 +318,7 @@ class TaskRuntime:
         if self.executes:
             room = self.max_running - len(self.executions)
             if room > 0:
-                for record in await self.store.claim_orphans(now, self.instance_id, now + self.lease_ms, room):
+                for record in await self.store.claim_orphans(now, self.instance_id, room):
                     await self._take_over(record)
         for ex in list(self.executions.values()):
             if ex.promoted and not ex.settled and ex.template.expired(now):
@@ -325,13 +326,26 @@ class TaskRuntime:
         # Purged a grace period after expiry: a task the TTL stopped just now is still to be read.
         await self.store.purge_expired(now - EXPIRED_GRACE_MS)
 
+    async def _reconcile(self) -> None:
+        """Make what runs here match what the store says this instance owns.
+
+        A local execution whose task is no longer owned was taken over (or ended elsewhere): stop
+        it. A task owned but not running here (left by an earlier process with this id) goes back
+        to the queue, so another instance (or this one) claims it.
+        """
+        owned = set(await self.store.owned(self.instance_id))
+        for task_id, ex in list(self.executions.items()):
+            if ex.promoted and not ex.settled and task_id not in owned:
+                ex.cancel("This instance lost the task (it ended elsewhere or was taken over)")
+        for task_id in owned - self.executions.keys():
+            await self.store.update(task_id, {"owner": None}, owner=self.instance_id)
+
     async def _release_leases(self) -> None:
         """On a clean shutdown, let another instance take over at once instead of after the lease."""
-        running = [tid for tid, ex in self.executions.items() if ex.promoted and not ex.settled]
         try:
-            await self.store.renew(self.instance_id, running, 0)
+            await self.store.release(self.instance_id)
         except Exception:
-            logger.exception("could not release task leases on shutdown")
+            logger.exception("could not release this instance's tasks on shutdown")
 
     async def _take_over(self, record: TaskRecord) -> None:
         """Run a claimed task: a queued one for the first time, an orphan per its tool's policy."""

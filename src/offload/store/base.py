@@ -1,15 +1,23 @@
-"""The store interface every backend implements, and the task record it holds."""
+"""The store interface every backend implements, the task record it holds, and the faults it raises.
+
+Liveness is per instance, not per task: each instance sharing a store writes one heartbeat row
+(`heartbeat`, O(1) whatever the number of tasks it runs), and a task belongs to whichever instance
+its `owner` names. When an owner's heartbeat runs out (a crash) or it `release`s (a clean
+shutdown), every live task it held becomes claimable at once by `claim_orphans`.
+"""
 
 from __future__ import annotations
 
 import abc
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, get_args
 
 from offload.protocol import TERMINAL
+from offload.store.errors import StoreEncodingError, StoreError, StoreFull, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +40,37 @@ class TaskEvent:
 
 EventHandler = Callable[[TaskEvent], None]
 
+#: Every kind a backend sends or accepts; anything else is refused on publish and dropped on receipt.
+EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
+
+
+def check_event(event: TaskEvent) -> None:
+    """ValueError unless `event` is one a receiver accepts (`decode_event` would give it back)."""
+    if event.kind not in EVENT_KINDS:
+        raise ValueError(f"unknown task event kind {event.kind!r}; expected one of {', '.join(sorted(EVENT_KINDS))}")
+    if not isinstance(event.task_id, str) or not isinstance(event.origin, str):
+        raise ValueError("a task event's task_id and origin must be strings")
+
+
+def encode_event(event: TaskEvent) -> str:
+    """The JSON a backend with a server sends to the other instances."""
+    check_event(event)
+    return json.dumps({"kind": event.kind, "task_id": event.task_id, "origin": event.origin}, separators=(",", ":"))
+
+
+def decode_event(payload: object, source: str) -> TaskEvent | None:
+    """The event in a received payload, or None (logged) when it is malformed: a wrong kind, a
+    missing id, not JSON. Whoever else writes to the channel cannot break the receiver."""
+    try:
+        data = json.loads(payload if isinstance(payload, str | bytes) else str(payload))
+        kind, task_id, origin = data["kind"], data["task_id"], data.get("origin", "")
+        if kind not in EVENT_KINDS or not isinstance(task_id, str) or not isinstance(origin, str):
+            raise ValueError(kind)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        logger.warning("ignoring a malformed task event on %s: %.200r", source, payload)
+        return None
+    return TaskEvent(kind, task_id, origin)
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -43,7 +82,9 @@ class TaskRecord:
 
     `input_requests` holds only the outstanding server-to-client requests, keyed by ids that are
     unique over the task's lifetime (tasks.md "Task Update Requests"). `request` keeps what is
-    needed to run the tool again after a crash (name, arguments, the caller's `_meta`).
+    needed to run the tool again after a crash (name, arguments, the caller's `_meta`). `owner` is
+    the instance running the task (None: queued for a worker); `attempts` counts the instances
+    that took it.
     """
 
     task_id: str
@@ -56,7 +97,6 @@ class TaskRecord:
     poll_interval_ms: int | None = None
     principal: str | None = None
     owner: str | None = None
-    lease_ms: int | None = None
     attempts: int = 1
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
@@ -89,7 +129,7 @@ class TaskRecord:
 
 
 class Change(TypedDict, total=False):
-    """Fields an `update` may set; absent keys stay as they are."""
+    """Fields an `update` may set; absent keys stay as they are. Any other key is a ValueError."""
 
     status: str
     status_message: str | None
@@ -99,16 +139,17 @@ class Change(TypedDict, total=False):
     poll_interval_ms: int | None
     ttl_ms: int | None
     owner: str | None
-    lease_ms: int | None
 
 
 class TaskStore(abc.ABC):
     """Durable task state. Every method is atomic with respect to the others.
 
-    The one rule every backend enforces: a terminal status is final. `update` on a terminal
-    task changes nothing and returns None, which is how "a task that finished first keeps its
-    terminal status" holds across racing writers. Writes that pass `owner` apply only while
-    that instance still holds the task, so an instance that lost its lease cannot complete it.
+    Rules every backend enforces (the shared contract, tests/store_contract.py, checks them):
+    a terminal status is final (`update` on a terminal task changes nothing and returns None, so
+    the writer that finished first wins); writes that pass `owner` apply only while that instance
+    still holds the task, so an instance whose tasks were taken over cannot complete them; values
+    are checked before anything is written (`StoreEncodingError`), `Change` keys too (ValueError);
+    driver faults surface as `StoreUnavailable` or `StoreFull`.
 
     The event methods default to delivery within this process; backends with a server of their
     own (Redis, PostgreSQL) reach every instance.
@@ -117,6 +158,8 @@ class TaskStore(abc.ABC):
     url: str = ""
     #: Whether `publish` reaches other processes; when not, push streams watch the store instead.
     shared_events: bool = False
+    #: Tasks deleted per statement by `purge_expired`: a big purge never holds the store for long.
+    purge_batch: int = 1000
 
     def __init__(self) -> None:
         self._handlers: list[EventHandler] = []
@@ -126,6 +169,8 @@ class TaskStore(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    # -- tasks --
 
     @abc.abstractmethod
     async def create(self, record: TaskRecord) -> None:
@@ -161,29 +206,42 @@ class TaskStore(abc.ABC):
 
     @abc.abstractmethod
     async def purge_expired(self, at_ms: int) -> int:
-        """Delete tasks whose TTL has passed; return how many."""
+        """Delete tasks whose TTL has passed, `purge_batch` at a time; return how many."""
+
+    # -- instances --
 
     @abc.abstractmethod
-    async def claim_orphans(self, at_ms: int, owner: str, lease_ms: int, limit: int = 100) -> list[TaskRecord]:
-        """Take over non-terminal tasks whose lease ran out before `at_ms`.
+    async def heartbeat(self, owner: str, until_ms: int, *, at_ms: int | None = None) -> bool:
+        """Declare `owner` alive until `until_ms`: one write, whatever the number of its tasks.
 
-        Each claimed task gets `owner`, a lease until `lease_ms` and `attempts + 1`, atomically,
-        so two instances never claim the same orphan. New tasks meant for workers are stored with
-        an expired lease and `attempts=0`, so the same call hands them out.
+        Returns False when the owner had already been declared dead (its previous heartbeat ran
+        out before `at_ms`, default now, or it released or was never seen): some of its tasks may
+        have been taken over, so the caller compares `owned()` with what it runs.
         """
 
     @abc.abstractmethod
-    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> list[str]:
-        """Extend the leases this owner holds; return the ids it no longer holds.
+    async def release(self, owner: str) -> None:
+        """Declare `owner` dead now (a clean shutdown): all its live tasks become claimable at once."""
 
-        An id comes back when the task is gone, terminal, or taken over by another instance: the
-        caller should stop running it.
+    @abc.abstractmethod
+    async def owned(self, owner: str) -> list[str]:
+        """Ids of the live tasks `owner` holds."""
+
+    @abc.abstractmethod
+    async def claim_orphans(self, at_ms: int, owner: str, limit: int = 100) -> list[TaskRecord]:
+        """Take over up to `limit` live tasks that have no owner (queued for workers) or whose
+        owner's heartbeat ran out before `at_ms` (or who released).
+
+        Each claimed task gets `owner` and `attempts + 1`, atomically, so two instances never claim
+        the same task. Costs O(claimed + dead owners), never a scan of every live task. A dead
+        owner left holding no live task is forgotten (its next `heartbeat` returns False).
         """
 
     # -- events --
 
     async def publish(self, event: TaskEvent) -> None:
-        """Tell every instance sharing the store (here: this process)."""
+        """Tell every instance sharing the store (here: this process). ValueError for an unknown kind."""
+        check_event(event)
         self._deliver(event)
 
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
@@ -202,3 +260,22 @@ class TaskStore(abc.ABC):
                 handler(event)
             except Exception:
                 logger.exception("task event handler failed")
+
+
+__all__ = [
+    "EVENT_KINDS",
+    "Change",
+    "EventHandler",
+    "EventKind",
+    "StoreEncodingError",
+    "StoreError",
+    "StoreFull",
+    "StoreUnavailable",
+    "TaskEvent",
+    "TaskRecord",
+    "TaskStore",
+    "check_event",
+    "decode_event",
+    "encode_event",
+    "now_ms",
+]

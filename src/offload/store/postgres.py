@@ -3,7 +3,8 @@
 Every write is one SQL statement, or one short transaction holding a row lock, so the store's
 rules hold however many instances race: a terminal status is final (`WHERE status IN live`),
 owner-bound writes apply only for the holder, each answer key is taken once, and
-`claim_orphans` locks with `FOR UPDATE SKIP LOCKED`, so two instances never claim one task.
+`claim_orphans` locks dead owners' rows and tasks with `FOR UPDATE SKIP LOCKED`, so two
+instances never claim one task. Instance heartbeats live in `offload_instances`.
 
 The schema is created and upgraded on `open`, one numbered step at a time, in a transaction
 that holds an advisory lock (instances starting together wait for one another); the steps
@@ -18,8 +19,10 @@ picks one; other query parameters such as `sslmode` pass to asyncpg too).
 Needs the asyncio event loop (asyncpg); install with `pip install 'offload[postgres]'`. Connect
 to PostgreSQL directly or through a pooler in session mode: LISTEN and asyncpg's prepared
 statements do not survive transaction pooling. JSON columns are JSONB, which holds no NUL
-character and no NaN or Infinity: those are stored as U+FFFD and null (a failed write would
-leave a task unfinishable); and JSONB gives a float such as 1e16 back as 10000000000000000.
+character: it is stored as U+FFFD (a failed write would leave a task unfinishable); NaN and
+Infinity become null in every backend; and JSONB gives a float such as 1e16 back as
+10000000000000000. Driver faults surface as `StoreUnavailable` (server down, connection lost) and
+`StoreFull` (53100 disk_full and the other 53xxx resource errors).
 """
 
 from __future__ import annotations
@@ -28,8 +31,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
-import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -40,16 +41,21 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the PostgreSQL store needs asyncpg: install offload with the postgres extra (pip install 'offload[postgres]')"
     ) from exc
 
-from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, now_ms
+from offload._backoff import Backoff, retry
+from offload.store import _sql
+from offload.store._rules import check_change, check_record, dump_json
+from offload.store._sql import COLUMNS, DEAD_OWNERS_PER_CLAIM, INSERT_COLUMNS, LIVE_SQL
+from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, decode_event, encode_event, now_ms
+from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHANNEL = "offload_events"
 #: pg_advisory_xact_lock key that serializes migrations (any instance, any offload version).
 MIGRATION_LOCK = 0x6F66_666C_6F61_6401  # "offload" + 1
-_LIVE = "('working','input_required')"
+_LIVE = LIVE_SQL
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -77,32 +83,27 @@ _MIGRATIONS: dict[int, list[str]] = {
         f"CREATE INDEX offload_tasks_lease ON offload_tasks (lease_ms) WHERE status IN {_LIVE}",
         "CREATE INDEX offload_tasks_answers ON offload_tasks (owner) WHERE answers IS NOT NULL",
     ],
+    # v2: one heartbeat per instance instead of a lease per task. Each owner of a live task becomes
+    # an instance alive until its latest lease, so nothing stored is stranded; queued tasks (no
+    # owner) stay claimable; live tasks are indexed by owner for `owned` and `claim_orphans`.
+    2: [
+        "CREATE TABLE offload_instances (owner TEXT PRIMARY KEY, alive_until_ms BIGINT NOT NULL)",
+        "CREATE INDEX offload_instances_alive ON offload_instances (alive_until_ms)",
+        "INSERT INTO offload_instances (owner, alive_until_ms) SELECT owner, MAX(COALESCE(lease_ms, 0)) "
+        f"FROM offload_tasks WHERE status IN {_LIVE} AND owner IS NOT NULL GROUP BY owner",
+        "DROP INDEX offload_tasks_lease",
+        "ALTER TABLE offload_tasks DROP COLUMN lease_ms",
+        f"CREATE INDEX offload_tasks_live_owner ON offload_tasks (owner, created_ms) WHERE status IN {_LIVE}",
+    ],
 }
 
-_FIELDS = (
-    "task_id",
-    "tool",
-    "status",
-    "status_message",
-    "created_ms",
-    "updated_ms",
-    "ttl_ms",
-    "poll_interval_ms",
-    "principal",
-    "owner",
-    "lease_ms",
-    "attempts",
-    "result",
-    "error",
-    "input_requests",
-    "request",
+_O_COLUMNS = ", ".join(f"o.{name}" for name in _sql.FIELDS)
+_INSERT = (
+    f"INSERT INTO offload_tasks ({', '.join(INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(INSERT_COLUMNS) + 1))}) ON CONFLICT (task_id) DO NOTHING"
 )
-_COLUMNS = ", ".join(_FIELDS)
-_O_COLUMNS = ", ".join(f"o.{name}" for name in _FIELDS)
-#: What `update` may set: the keys of `Change`.
-_UPDATABLE = frozenset(
-    ("status", "status_message", "result", "error", "input_requests", "poll_interval_ms", "ttl_ms", "owner", "lease_ms")
-)
+#: An owner nobody has heard from is dead until it heartbeats: its tasks are never stranded.
+_KNOW_OWNER = "INSERT INTO offload_instances (owner, alive_until_ms) VALUES ($1, 0) ON CONFLICT (owner) DO NOTHING"
 
 #: Failures to connect: nothing reached the server, so the operation can be tried again.
 _UNREACHABLE: tuple[type[BaseException], ...] = (
@@ -112,6 +113,8 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.PostgresConnectionError,
 )
+#: Everything that means the server is gone or going: reported as StoreUnavailable.
+_GONE: tuple[type[BaseException], ...] = (*_UNREACHABLE, asyncpg.exceptions.OperatorInterventionError)
 
 if TYPE_CHECKING:
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
@@ -119,54 +122,43 @@ if TYPE_CHECKING:
     AnyConnection: TypeAlias = Connection | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
 
-def _dump(value: Any) -> str:
-    text = json.dumps(value, separators=(",", ":"))
-    if "\\u0000" in text or "NaN" in text or "Infinity" in text:  # maybe what JSONB cannot hold: look closer
-        safe = json.dumps(_jsonb_safe(value), separators=(",", ":"), allow_nan=False)
+def _fault(exc: BaseException) -> StoreError | None:
+    """The store fault a driver error means, if it is one."""
+    if isinstance(exc, _GONE):
+        return StoreUnavailable(f"PostgreSQL unreachable: {exc}")
+    if isinstance(exc, asyncpg.exceptions.InsufficientResourcesError):  # 53100 disk_full, 53200 out of memory
+        return StoreFull(f"PostgreSQL: {exc}")
+    return None
+
+
+def _text(value: str | None) -> str | None:
+    """A TEXT column cannot hold NUL (a tool's progress message may carry one): U+FFFD instead."""
+    return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+
+def _doc(name: str, value: Any) -> str | None:
+    """A JSONB parameter: the shared encoding, with NUL characters (JSONB holds none) as U+FFFD."""
+    text = dump_json(name, value)
+    if text is not None and "\\u0000" in text:  # maybe a NUL: look closer
+        safe = dump_json(name, _no_nul(value))
         if safe != text:
-            logger.warning("JSON with NUL characters or NaN/Infinity stored as U+FFFD and null (JSONB holds neither)")
+            logger.warning("JSON with NUL characters stored with U+FFFD instead (JSONB cannot hold them)")
         text = safe
     return text
 
 
-def _text(value: str | None) -> str | None:
-    """A TEXT column cannot hold NUL either (a tool's progress message may carry one)."""
-    return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
-
-
-def _jsonb_safe(value: Any) -> Any:
-    """`value` with what JSONB cannot store replaced: NUL characters by U+FFFD, NaN and ±Infinity by
-    null (as JSON.stringify does). A write that fails instead would leave its task unfinishable."""
+def _no_nul(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd")
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
     if isinstance(value, dict):
-        return {_jsonb_safe(k) if isinstance(k, str) else k: _jsonb_safe(v) for k, v in value.items()}
+        return {_no_nul(k) if isinstance(k, str) else k: _no_nul(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonb_safe(v) for v in value]
+        return [_no_nul(v) for v in value]
     return value
 
 
 def _row_to_record(row: asyncpg.Record) -> TaskRecord:
-    return TaskRecord(
-        task_id=row["task_id"],
-        tool=row["tool"],
-        status=row["status"],
-        status_message=row["status_message"],
-        created_ms=row["created_ms"],
-        updated_ms=row["updated_ms"],
-        ttl_ms=row["ttl_ms"],
-        poll_interval_ms=row["poll_interval_ms"],
-        principal=row["principal"],
-        owner=row["owner"],
-        lease_ms=row["lease_ms"],
-        attempts=row["attempts"],
-        result=row["result"],
-        error=row["error"],
-        input_requests=row["input_requests"] or {},
-        request=row["request"],
-    )
+    return _sql.record_from_row(row, lambda v: v)  # the jsonb codec decoded the documents already
 
 
 def _rowcount(status: str) -> int:
@@ -176,7 +168,28 @@ def _rowcount(status: str) -> int:
 
 
 async def _init_connection(conn: Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=_dump, decoder=json.loads, schema="pg_catalog")
+    # Parameters arrive encoded (`_doc`): the shared rules ran before anything was sent.
+    await conn.set_type_codec("jsonb", encoder=lambda text: text, decoder=json.loads, schema="pg_catalog")
+
+
+class _Schema:
+    """The migration runner's view of a connection, inside the migration transaction."""
+
+    def __init__(self, conn: AnyConnection) -> None:
+        self.conn = conn
+
+    async def version(self) -> int:
+        if await self.conn.fetchval("SELECT to_regclass('offload_schema') IS NULL"):
+            await self.conn.execute(
+                "CREATE TABLE offload_schema (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)"
+            )
+        return int(await self.conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM offload_schema"))
+
+    async def execute(self, statement: str) -> None:
+        await self.conn.execute(statement)
+
+    async def set_version(self, version: int) -> None:
+        await self.conn.execute("INSERT INTO offload_schema (version, applied_ms) VALUES ($1, $2)", version, now_ms())
 
 
 async def migrate(conn: AnyConnection) -> int:
@@ -188,16 +201,7 @@ async def migrate(conn: AnyConnection) -> int:
     """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-        if await conn.fetchval("SELECT to_regclass('offload_schema') IS NULL"):
-            await conn.execute("CREATE TABLE offload_schema (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)")
-        version: int = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM offload_schema")
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(f"store schema v{version} is newer than this offload (v{SCHEMA_VERSION})")
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            for stmt in _MIGRATIONS[step]:
-                await conn.execute(stmt)
-            await conn.execute("INSERT INTO offload_schema (version, applied_ms) VALUES ($1, $2)", step, now_ms())
-    return SCHEMA_VERSION
+        return await _sql.migrate(_Schema(conn), _MIGRATIONS, SCHEMA_VERSION)
 
 
 class PostgresStore(TaskStore):
@@ -236,9 +240,12 @@ class PostgresStore(TaskStore):
         if self._pool is not None:
             return
         self._listener_lost = asyncio.Event()  # of this event loop
-        pool: Pool = await asyncpg.create_pool(
-            self._dsn, min_size=self.min_size, max_size=self.max_size, init=_init_connection
-        )
+        try:
+            pool: Pool = await asyncpg.create_pool(
+                self._dsn, min_size=self.min_size, max_size=self.max_size, init=_init_connection
+            )
+        except Exception as exc:
+            raise (_fault(exc) or exc) from exc
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
@@ -273,25 +280,36 @@ class PostgresStore(TaskStore):
 
     @contextlib.asynccontextmanager
     async def _conn(self) -> AsyncIterator[AnyConnection]:
-        """A pooled connection. While the server cannot be reached (restarting, failing over, out of
-        connections) this waits up to `connect_retry_s`: nothing was sent yet, so trying again is safe."""
+        """A pooled connection; driver faults in the block come out as StoreUnavailable/StoreFull.
+
+        While the server cannot be reached (restarting, failing over, out of connections) this
+        waits up to `connect_retry_s`: nothing was sent yet, so trying again is safe.
+        """
         pool = self._db()
-        delay = 0.05
-        deadline = time.monotonic() + self.connect_retry_s
-        while True:
-            try:
-                conn = await pool.acquire()
-                break
-            except _UNREACHABLE as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                logger.warning("PostgreSQL at %s unreachable (%s); retrying in %.2fs", self.url, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+
+        def warn(exc: BaseException, delay: float) -> None:
+            logger.warning("PostgreSQL at %s unreachable (%s); retrying in %.2fs", self.url, exc, delay)
+
+        try:
+            conn = await retry(
+                pool.acquire,
+                backoff=Backoff(initial=0.05, cap=1.0),
+                deadline_s=self.connect_retry_s,
+                retry_on=_UNREACHABLE,
+                on_retry=warn,
+            )
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL at {self.url} unreachable: {exc}") from exc
         try:
             yield conn
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            fault = _fault(exc)
+            if fault is None:
+                raise
+            raise fault from exc
         finally:
-            await pool.release(conn)
+            with contextlib.suppress(Exception):
+                await pool.release(conn)
 
     async def _execute(self, query: str, *args: Any) -> str:
         async with self._conn() as conn:
@@ -309,46 +327,32 @@ class PostgresStore(TaskStore):
         async with self._conn() as conn:
             return await conn.fetchval(query, *args)
 
-    # -- interface --
+    # -- tasks --
 
     async def create(self, record: TaskRecord) -> None:
-        status = await self._execute(
-            "INSERT INTO offload_tasks (task_id, tool, status, status_message, created_ms, updated_ms, ttl_ms, "
-            "expires_ms, poll_interval_ms, principal, owner, lease_ms, attempts, result, error, input_requests, "
-            "request) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) "
-            "ON CONFLICT (task_id) DO NOTHING",
-            record.task_id,
-            record.tool,
-            record.status,
-            _text(record.status_message),
-            record.created_ms,
-            record.updated_ms,
-            record.ttl_ms,
-            record.expires_ms,
-            record.poll_interval_ms,
-            record.principal,
-            record.owner,
-            record.lease_ms,
-            record.attempts,
-            record.result,
-            record.error,
-            record.input_requests,
-            record.request,
-        )
-        if _rowcount(status) == 0:
-            raise ValueError(f"task {record.task_id!r} already exists")
+        check_record(record)
+        docs = {name: _doc(name, getattr(record, name)) for name in ("result", "error", "input_requests", "request")}
+        values = _sql.insert_values(record, docs, _text)
+        async with self._conn() as conn, conn.transaction():
+            if record.owner is not None:
+                await conn.execute(_KNOW_OWNER, record.owner)
+            status = await conn.execute(_INSERT, *values)
+            if _rowcount(status) == 0:
+                raise ValueError(f"task {record.task_id!r} already exists")
 
     async def get(self, task_id: str) -> TaskRecord | None:
-        row = await self._fetchrow(f"SELECT {_COLUMNS} FROM offload_tasks WHERE task_id=$1", task_id)
+        row = await self._fetchrow(f"SELECT {COLUMNS} FROM offload_tasks WHERE task_id=$1", task_id)
         return None if row is None else _row_to_record(row)
 
     async def update(self, task_id: str, change: Change, *, owner: str | None = None) -> TaskRecord | None:
+        check_change(change)
         args: list[Any] = [task_id, now_ms()]
         sets = ["updated_ms=GREATEST(updated_ms, $2)"]
         for key, value in change.items():
-            if key not in _UPDATABLE:
-                raise ValueError(f"a task has no field {key!r} to update")
-            args.append(_text(value) if key == "status_message" and isinstance(value, str) else value)
+            if key in ("result", "error", "input_requests"):
+                args.append(_doc(key, value))
+            else:
+                args.append(_text(value) if key == "status_message" and isinstance(value, str) else value)
             sets.append(f"{key}=${len(args)}")
             if key == "ttl_ms":
                 sets.append(f"expires_ms=created_ms + ${len(args)}")  # NULL when the TTL is cleared
@@ -356,14 +360,20 @@ class PostgresStore(TaskStore):
         if owner is not None:
             args.append(owner)
             where += f" AND owner=${len(args)}"
-        row = await self._fetchrow(
-            f"UPDATE offload_tasks SET {', '.join(sets)} WHERE {where} RETURNING {_COLUMNS}", *args
-        )
+        query = f"UPDATE offload_tasks SET {', '.join(sets)} WHERE {where} RETURNING {COLUMNS}"
+        new_owner = change.get("owner")
+        if new_owner is None:
+            row = await self._fetchrow(query, *args)
+        else:
+            async with self._conn() as conn, conn.transaction():
+                await conn.execute(_KNOW_OWNER, new_owner)
+                row = await conn.fetchrow(query, *args)
         return None if row is None else _row_to_record(row)
 
     async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
         if not responses:
             return {}
+        checked = {k: json.loads(_doc("answer", v) or "null") for k, v in responses.items()}
         async with self._conn() as conn, conn.transaction():
             row = await conn.fetchrow(
                 f"SELECT input_requests, status, answers FROM offload_tasks "
@@ -373,7 +383,7 @@ class PostgresStore(TaskStore):
             if row is None:
                 return {}
             outstanding: dict[str, Any] = row["input_requests"] or {}
-            taken = {k: v for k, v in responses.items() if k in outstanding}
+            taken = {k: v for k, v in checked.items() if k in outstanding}
             if not taken:
                 return {}
             for key in taken:
@@ -384,9 +394,9 @@ class PostgresStore(TaskStore):
                 "UPDATE offload_tasks SET input_requests=$2, status=$3, answers=$4, "
                 "updated_ms=GREATEST(updated_ms, $5) WHERE task_id=$1",
                 task_id,
-                outstanding,
+                _doc("input_requests", outstanding),
                 status,
-                waiting,
+                _doc("answers", waiting),
                 now_ms(),
             )
             return taken
@@ -409,39 +419,88 @@ class PostgresStore(TaskStore):
         return [row["task_id"] for row in rows]
 
     async def purge_expired(self, at_ms: int) -> int:
-        status = await self._execute("DELETE FROM offload_tasks WHERE expires_ms <= $1", at_ms)
-        return _rowcount(status)
+        total = 0
+        while True:  # one short statement per batch: no transaction holds many row locks for long
+            status = await self._execute(
+                "DELETE FROM offload_tasks WHERE task_id IN (SELECT task_id FROM offload_tasks "
+                "WHERE expires_ms <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                at_ms,
+                self.purge_batch,
+            )
+            deleted = _rowcount(status)
+            total += deleted
+            if deleted < self.purge_batch:
+                return total
 
-    async def claim_orphans(self, at_ms: int, owner: str, lease_ms: int, limit: int = 100) -> list[TaskRecord]:
-        # SKIP LOCKED: a task another instance is claiming (or writing) right now is left to it;
-        # a row whose lease changed since the snapshot is re-checked against `lease_ms < at_ms`.
-        rows = await self._fetch(
-            f"UPDATE offload_tasks o SET owner=$1, lease_ms=$2, attempts=o.attempts + 1 FROM ("
-            f"SELECT task_id FROM offload_tasks WHERE status IN {_LIVE} AND lease_ms < $3 "
-            f"ORDER BY lease_ms LIMIT $4 FOR UPDATE SKIP LOCKED"
-            f") c WHERE o.task_id=c.task_id RETURNING {_O_COLUMNS}",
+    # -- instances --
+
+    async def heartbeat(self, owner: str, until_ms: int, *, at_ms: int | None = None) -> bool:
+        at = now_ms() if at_ms is None else at_ms
+        async with self._conn() as conn:
+            prev = await conn.fetchval(
+                "UPDATE offload_instances i SET alive_until_ms=$2 FROM (SELECT owner, alive_until_ms "
+                "FROM offload_instances WHERE owner=$1 FOR UPDATE) old WHERE i.owner=old.owner "
+                "RETURNING old.alive_until_ms",
+                owner,
+                until_ms,
+            )
+            if prev is None:  # first heartbeat, or forgotten after it died
+                await conn.execute(
+                    "INSERT INTO offload_instances (owner, alive_until_ms) VALUES ($1, $2) "
+                    "ON CONFLICT (owner) DO UPDATE SET alive_until_ms=EXCLUDED.alive_until_ms",
+                    owner,
+                    until_ms,
+                )
+                return False
+            return bool(prev >= at)
+
+    async def release(self, owner: str) -> None:
+        await self._execute(
+            "INSERT INTO offload_instances (owner, alive_until_ms) VALUES ($1, 0) "
+            "ON CONFLICT (owner) DO UPDATE SET alive_until_ms=0",
             owner,
-            lease_ms,
-            at_ms,
-            limit,
         )
-        return [_row_to_record(row) for row in rows]
 
-    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> list[str]:
-        if not task_ids:
+    async def owned(self, owner: str) -> list[str]:
+        rows = await self._fetch(f"SELECT task_id FROM offload_tasks WHERE owner=$1 AND status IN {_LIVE}", owner)
+        return [row["task_id"] for row in rows]
+
+    async def claim_orphans(self, at_ms: int, owner: str, limit: int = 100) -> list[TaskRecord]:
+        if limit <= 0:
             return []
-        # Rows are locked in id order, so two renewals of overlapping lists cannot deadlock.
-        rows = await self._fetch(
-            f"UPDATE offload_tasks o SET lease_ms=$3 FROM ("
-            f"SELECT task_id FROM offload_tasks WHERE task_id = ANY($1::text[]) AND owner=$2 AND status IN {_LIVE} "
-            f"ORDER BY task_id FOR UPDATE"
-            f") held WHERE o.task_id=held.task_id RETURNING o.task_id",
-            task_ids,
-            owner,
-            lease_ms,
-        )
-        renewed = {row["task_id"] for row in rows}
-        return [tid for tid in task_ids if tid not in renewed]
+        async with self._conn() as conn, conn.transaction():
+            # Dead owners first (locked: a concurrent claimer takes other ones, a heartbeat waits),
+            # then their live tasks and queued ones through the live-owner index. SKIP LOCKED: a
+            # task another instance is claiming or writing right now is left to it.
+            dead = [
+                row["owner"]
+                for row in await conn.fetch(
+                    "SELECT owner FROM offload_instances WHERE alive_until_ms < $1 AND owner <> $2 "
+                    "ORDER BY alive_until_ms LIMIT $3 FOR UPDATE SKIP LOCKED",
+                    at_ms,
+                    owner,
+                    DEAD_OWNERS_PER_CLAIM,
+                )
+            ]
+            rows = await conn.fetch(
+                f"UPDATE offload_tasks o SET owner=$1, attempts=o.attempts + 1 FROM ("
+                f"SELECT task_id FROM offload_tasks WHERE status IN {_LIVE} "
+                f"AND (owner IS NULL OR owner = ANY($2::text[])) "
+                f"ORDER BY owner NULLS FIRST, created_ms LIMIT $3 FOR UPDATE SKIP LOCKED"
+                f") c WHERE o.task_id=c.task_id RETURNING {_O_COLUMNS}",
+                owner,
+                dead,
+                limit,
+            )
+            if dead:
+                await conn.execute(
+                    f"DELETE FROM offload_instances i WHERE i.owner = ANY($1::text[]) AND NOT EXISTS "
+                    f"(SELECT 1 FROM offload_tasks t WHERE t.owner=i.owner AND t.status IN {_LIVE})",
+                    dead,
+                )
+            if rows:
+                await conn.execute(_KNOW_OWNER, owner)
+        return sorted((_row_to_record(row) for row in rows), key=lambda rec: rec.created_ms)
 
     # -- events --
 
@@ -451,20 +510,16 @@ class PostgresStore(TaskStore):
         Events are hints: if the database cannot be reached the event is dropped with a warning,
         and the write it announces, already stored, stands.
         """
-        payload = json.dumps({"kind": event.kind, "task_id": event.task_id, "origin": event.origin})
+        payload = encode_event(event)
         try:
             await self._execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (StoreError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             logger.warning("could not publish task event %s for %s: %s", event.kind, event.task_id, exc)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        try:
-            data = json.loads(str(payload))
-            event = TaskEvent(data["kind"], str(data["task_id"]), str(data.get("origin", "")))
-        except (ValueError, KeyError, TypeError):
-            logger.warning("ignoring a malformed task event on %s: %.200r", CHANNEL, payload)
-            return
-        self._deliver(event)
+        event = decode_event(payload, CHANNEL)
+        if event is not None:
+            self._deliver(event)
 
     def _on_listener_lost(self, conn: object) -> None:
         if conn is self._listener:  # not one this store closed, or replaced, already
@@ -493,7 +548,7 @@ class PostgresStore(TaskStore):
 
     async def _keep_listening(self) -> None:
         """Watch the LISTEN connection (closed, or silent to a ping) and open a new one when lost."""
-        delay = 0.1
+        backoff = Backoff(initial=0.1, cap=5.0)
         while True:
             try:
                 conn = self._listener
@@ -501,7 +556,7 @@ class PostgresStore(TaskStore):
                     await self._drop_listener()
                     conn = await self._listen()
                     logger.info("task event listener reconnected to %s", self.url)
-                    delay = 0.1
+                    backoff.reset()
                 try:
                     await asyncio.wait_for(self._listener_lost.wait(), self.listen_check_s)
                 except TimeoutError:
@@ -511,7 +566,10 @@ class PostgresStore(TaskStore):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                delay = backoff.next()
                 logger.warning("task event listener on %s lost (%s); reconnecting in %.1fs", self.url, exc, delay)
                 await self._drop_listener()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+
+
+__all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore", "migrate"]

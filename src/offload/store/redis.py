@@ -1,21 +1,18 @@
 """Redis store: every instance sharing one Redis server (or primary) shares tasks and events.
 
-Layout, under a key prefix (default `offload:`, or `?prefix=` in the URL):
+Each task is a hash `<prefix>task:<id>` (default prefix `offload:`, or `?prefix=` in the URL).
+Scalar fields are stored as strings, absent when None; `result`, `error` and `request` are JSON
+strings the server never parses. Each outstanding input request is its own field `r:<key>` (its
+JSON as the value) and each answer waiting for the owner a field `a:<key>`, so the Lua scripts move
+answers without decoding any JSON: the documents come back exactly as they were written. The
+indexes (instances, owned tasks, the queue, expiry) and the scripts are in `_redis_lua.py`;
+`<prefix>schema` holds the layout version (a store refuses a newer one and upgrades an older one
+on open); events go over the channel `<prefix>events`.
 
-- `<prefix>task:<id>`: a hash per task. Scalar fields are stored as strings, absent when None;
-  `result`, `error` and `request` are JSON strings the server never parses. Each outstanding input
-  request is its own field `r:<key>` (its JSON as the value) and each answer waiting for the owner
-  a field `a:<key>`, so the Lua scripts move answers without decoding any JSON: the documents come
-  back exactly as they were written.
-- `<prefix>leases`: sorted set of live tasks that have a lease, scored by `lease_ms`.
-- `<prefix>expires`: sorted set of tasks with a TTL, scored by `created_ms + ttl_ms`.
-- `<prefix>answered`: set of tasks with answers waiting.
-- `<prefix>schema`: the layout version; a store refuses a newer one.
-- channel `<prefix>events`: TaskEvents as JSON, for every instance.
-
-Every operation is one Lua script (or one command), so it is atomic against every other, on any
-instance. Scripts name the index keys in KEYS but compute task keys from the prefix, so the store
-needs a single Redis (standalone or a Sentinel-managed primary), not Redis Cluster.
+Durability is Redis's own: without AOF (`appendonly no`, the default) a Redis crash or restart
+loses what was written since the last RDB snapshot, so `open` warns once (docs/durability.md).
+Driver faults surface as `StoreUnavailable` (server down, connection lost) and `StoreFull`
+(`OOM` past maxmemory, `MISCONF` when Redis cannot persist).
 """
 
 from __future__ import annotations
@@ -30,209 +27,44 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import RedisError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import ReadOnlyError, RedisError, ResponseError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - exercised by tests that hide the package
     raise ImportError("the Redis store needs the redis package: pip install 'offload[redis]' (redis>=5,<9)") from exc
 
-from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, now_ms
+from offload._backoff import Backoff
+from offload.store import _redis_lua as lua
+from offload.store._rules import check_change, check_record, dump_json
+from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, decode_event, encode_event, now_ms
+from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PREFIX = "offload:"
-_EVENT_KINDS = ("answer", "cancel", "changed", "new")
-_LIVE = ("working", "input_required")
-_INT_FIELDS = ("created_ms", "updated_ms", "ttl_ms", "poll_interval_ms", "lease_ms", "attempts")
+_INT_FIELDS = ("created_ms", "updated_ms", "ttl_ms", "poll_interval_ms", "attempts")
 _JSON_FIELDS = ("result", "error", "request")
 _STR_FIELDS = ("status", "status_message", "principal", "owner")
-_CHANGE_FIELDS = frozenset(
-    ("status", "status_message", "result", "error", "input_requests", "poll_interval_ms", "ttl_ms", "owner", "lease_ms")
-)
-_PURGE_BATCH = 500
+#: Dead owners `claim_orphans` looks at per call (the SQL backends use the same bound).
+_DEAD_PER_CLAIM = 100
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError, TimeoutError)
 
-# Shared Lua: `live(status)`, the index upkeep after a task's fields changed, and an integer as text
-# (Lua numbers are doubles: "%d" prints every millisecond timestamp exactly, tostring would not).
-_LUA_HELPERS = """
-local function live(st) return st == 'working' or st == 'input_required' end
-local function int(n) return string.format('%d', n) end
-local function reindex(k, id, leases, expires, answered)
-  local f = redis.call('HMGET', k, 'status', 'lease_ms', 'created_ms', 'ttl_ms')
-  if live(f[1]) and f[2] then
-    redis.call('ZADD', leases, f[2], id)
-  else
-    redis.call('ZREM', leases, id)
-  end
-  if f[4] then
-    redis.call('ZADD', expires, int(tonumber(f[3]) + tonumber(f[4])), id)
-  else
-    redis.call('ZREM', expires, id)
-  end
-  if not live(f[1]) then redis.call('SREM', answered, id) end
-end
-local function bump(k, stamp)
-  local cur = redis.call('HGET', k, 'updated_ms')
-  if not cur or tonumber(cur) < tonumber(stamp) then redis.call('HSET', k, 'updated_ms', stamp) end
-end
-"""
 
-# KEYS: task, leases, expires, answered. ARGV: id, then field/value pairs. 1 if created, 0 if it exists.
-_CREATE = (
-    _LUA_HELPERS
-    + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-reindex(KEYS[1], ARGV[1], KEYS[2], KEYS[3], KEYS[4])
-return 1
-"""
-)
-
-# KEYS: task, leases, expires, answered. ARGV: id, owner-bound ('1'/'0'), owner, stamp, #set pairs,
-# #deleted fields, replace input requests ('1'/'0'), then the set pairs, the deleted names, and the
-# new input requests as key/value pairs. Returns the task's fields, or nil when nothing changed.
-_UPDATE = (
-    _LUA_HELPERS
-    + """
-local k = KEYS[1]
-if not live(redis.call('HGET', k, 'status')) then return false end
-if ARGV[2] == '1' and redis.call('HGET', k, 'owner') ~= ARGV[3] then return false end
-local nset, ndel = tonumber(ARGV[5]), tonumber(ARGV[6])
-local i = 8
-for _ = 1, nset do redis.call('HSET', k, ARGV[i], ARGV[i + 1]); i = i + 2 end
-for _ = 1, ndel do redis.call('HDEL', k, ARGV[i]); i = i + 1 end
-if ARGV[7] == '1' then
-  for _, f in ipairs(redis.call('HKEYS', k)) do
-    if string.sub(f, 1, 2) == 'r:' then redis.call('HDEL', k, f) end
-  end
-  while i < #ARGV do redis.call('HSET', k, 'r:' .. ARGV[i], ARGV[i + 1]); i = i + 2 end
-end
-bump(k, ARGV[4])
-reindex(k, ARGV[1], KEYS[2], KEYS[3], KEYS[4])
-return redis.call('HGETALL', k)
-"""
-)
-
-# KEYS: task, answered. ARGV: id, stamp, then key/answer pairs. Returns the keys taken.
-_ANSWER = (
-    _LUA_HELPERS
-    + """
-local k = KEYS[1]
-local st = redis.call('HGET', k, 'status')
-if not live(st) then return {} end
-local taken = {}
-for i = 3, #ARGV, 2 do
-  if redis.call('HDEL', k, 'r:' .. ARGV[i]) == 1 then
-    redis.call('HSET', k, 'a:' .. ARGV[i], ARGV[i + 1])
-    taken[#taken + 1] = ARGV[i]
-  end
-end
-if #taken == 0 then return {} end
-if st == 'input_required' then
-  local open = false
-  for _, f in ipairs(redis.call('HKEYS', k)) do
-    if string.sub(f, 1, 2) == 'r:' then open = true; break end
-  end
-  if not open then redis.call('HSET', k, 'status', 'working') end
-end
-bump(k, ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[1])
-return taken
-"""
-)
-
-# KEYS: task, answered. ARGV: id. Returns the waiting answers as key/value pairs, and removes them.
-_TAKE_ANSWERS = """
-local k = KEYS[1]
-local out = {}
-for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(f, 1, 2) == 'a:' then
-    out[#out + 1] = string.sub(f, 3)
-    out[#out + 1] = redis.call('HGET', k, f)
-    redis.call('HDEL', k, f)
-  end
-end
-redis.call('SREM', KEYS[2], ARGV[1])
-return out
-"""
-
-# KEYS: answered. ARGV: prefix, owner. Ids of the owner's live tasks with answers waiting.
-_ANSWERED_TASKS = (
-    _LUA_HELPERS
-    + """
-local out = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local f = redis.call('HMGET', ARGV[1] .. 'task:' .. id, 'status', 'owner')
-  if not live(f[1]) then
-    redis.call('SREM', KEYS[1], id)  -- gone or finished: it will never be answered for again
-  elseif f[2] == ARGV[2] then
-    out[#out + 1] = id
-  end
-end
-return out
-"""
-)
-
-# KEYS: leases. ARGV: prefix, at_ms, owner, lease_ms, limit. The claimed tasks' fields.
-_CLAIM = (
-    _LUA_HELPERS
-    + """
-local limit = tonumber(ARGV[5])
-local out = {}
-while #out < limit do
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, limit - #out)
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
-    local k = ARGV[1] .. 'task:' .. id
-    if live(redis.call('HGET', k, 'status')) then
-      redis.call('HSET', k, 'owner', ARGV[3], 'lease_ms', ARGV[4])
-      redis.call('HINCRBY', k, 'attempts', 1)
-      redis.call('ZADD', KEYS[1], ARGV[4], id)
-      out[#out + 1] = redis.call('HGETALL', k)
-    else
-      redis.call('ZREM', KEYS[1], id)  -- a stale entry: never claimable
-    end
-  end
-end
-return out
-"""
-)
-
-# KEYS: leases. ARGV: prefix, owner, lease_ms, then ids. The ids the owner no longer holds.
-_RENEW = (
-    _LUA_HELPERS
-    + """
-local lost = {}
-for i = 4, #ARGV do
-  local id = ARGV[i]
-  local k = ARGV[1] .. 'task:' .. id
-  local f = redis.call('HMGET', k, 'status', 'owner')
-  if live(f[1]) and f[2] == ARGV[2] then
-    redis.call('HSET', k, 'lease_ms', ARGV[3])
-    redis.call('ZADD', KEYS[1], ARGV[3], id)
-  else
-    lost[#lost + 1] = id
-  end
-end
-return lost
-"""
-)
-
-# KEYS: expires, leases, answered. ARGV: prefix, at_ms, batch. Returns {deleted, looked at}.
-_PURGE = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-local n = 0
-for _, id in ipairs(ids) do
-  n = n + redis.call('DEL', ARGV[1] .. 'task:' .. id)
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('SREM', KEYS[3], id)
-end
-return {n, #ids}
-"""
+def _fault(exc: BaseException) -> StoreError | None:
+    """The store fault a driver error means, if it is one."""
+    if isinstance(exc, _UNREACHABLE):
+        return StoreUnavailable(f"Redis unreachable: {exc}")
+    if isinstance(exc, ResponseError) and str(exc).startswith(("OOM", "MISCONF")):
+        return StoreFull(f"Redis: {exc}")
+    return None
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))  # ASCII: a lone surrogate in a document still stores
+    text = dump_json("answer", value)
+    assert text is not None
+    return text
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
@@ -259,7 +91,6 @@ def _record(fields: dict[str, str]) -> TaskRecord:
         poll_interval_ms=opt_int("poll_interval_ms"),
         principal=fields.get("principal"),
         owner=fields.get("owner"),
-        lease_ms=opt_int("lease_ms"),
         attempts=int(fields["attempts"]),
         result=opt_json("result"),
         error=opt_json("error"),
@@ -270,7 +101,7 @@ def _record(fields: dict[str, str]) -> TaskRecord:
 
 def _encode(name: str, value: Any) -> str:
     if name in _JSON_FIELDS:
-        return _dump(value)
+        return cast(str, dump_json(name, value))
     if name in _INT_FIELDS:
         return str(int(value))
     return str(value)
@@ -307,8 +138,7 @@ class RedisStore(TaskStore):
         self.url = redact(url)
         self.max_connections = max_connections
         self.channel = f"{self.prefix}events"
-        self._leases = f"{self.prefix}leases"
-        self._expires = f"{self.prefix}expires"
+        self._instances = f"{self.prefix}instances"
         self._answered = f"{self.prefix}answered"
         self._schema = f"{self.prefix}schema"
         # Typed loosely: redis-py's annotations differ between the 5.x and 8.x releases this supports.
@@ -331,12 +161,16 @@ class RedisStore(TaskStore):
     async def open(self) -> None:
         if self._client is not None:
             return
+        # No automatic retry of commands: a script sent again after a lost reply could apply twice.
         pool = aioredis.BlockingConnectionPool.from_url(
             self._conn_url, decode_responses=True, max_connections=self.max_connections, timeout=30
         )
         client: Any = aioredis.Redis(connection_pool=pool)
         try:
-            await client.ping()
+            try:
+                await client.ping()
+            except RedisError as exc:
+                raise (_fault(exc) or exc) from exc
             await client.set(self._schema, SCHEMA_VERSION, nx=True)
             raw = await client.get(self._schema)
             try:
@@ -345,6 +179,9 @@ class RedisStore(TaskStore):
                 raise RuntimeError(f"store schema key {self._schema!r} holds {raw!r}, not a version") from None
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"store schema v{version} is newer than this offload (v{SCHEMA_VERSION})")
+            if version == 1 and await client.eval(lua.MIGRATE_1_TO_2, 0, self.prefix):
+                logger.info("Redis store %s (prefix %r) upgraded to layout v2", self.url, self.prefix)
+            await self._check_durability(client)
         except BaseException:
             await client.aclose()
             await pool.aclose()
@@ -354,14 +191,13 @@ class RedisStore(TaskStore):
         self._scripts = {
             name: client.register_script(src)
             for name, src in (
-                ("create", _CREATE),
-                ("update", _UPDATE),
-                ("answer", _ANSWER),
-                ("take_answers", _TAKE_ANSWERS),
-                ("answered_tasks", _ANSWERED_TASKS),
-                ("claim", _CLAIM),
-                ("renew", _RENEW),
-                ("purge", _PURGE),
+                ("create", lua.CREATE),
+                ("update", lua.UPDATE),
+                ("answer", lua.ANSWER),
+                ("take_answers", lua.TAKE_ANSWERS),
+                ("heartbeat", lua.HEARTBEAT),
+                ("claim", lua.CLAIM),
+                ("purge", lua.PURGE),
             )
         }
         self._listening = asyncio.Event()
@@ -372,6 +208,25 @@ class RedisStore(TaskStore):
         except TimeoutError:
             await self.close()
             raise RuntimeError(f"could not subscribe to {self.channel!r} on {self.url}") from None
+
+    async def _check_durability(self, client: Any) -> None:
+        """Warn once if an acknowledged task would not survive a Redis crash or restart."""
+        try:
+            config = {**await client.config_get("appendonly"), **await client.config_get("save")}
+        except ResponseError:  # CONFIG disabled (a managed Redis): nothing to tell
+            return
+        if config.get("appendonly") == "yes":
+            return
+        snapshots = config.get("save") or ""
+        since = (
+            f"since the last RDB snapshot (save {snapshots!r})" if snapshots.strip() else "(no RDB snapshots either)"
+        )
+        logger.warning(
+            "Redis at %s runs without AOF (appendonly no): a Redis crash or restart loses every task written %s. "
+            "Set appendonly yes (appendfsync everysec) for tasks to survive it; see docs/durability.md",
+            self.url,
+            since,
+        )
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -386,35 +241,44 @@ class RedisStore(TaskStore):
             await self._pool.aclose()
             self._pool = None
 
+    async def _call(self, name: str, *args: Any) -> Any:
+        """A client command, its driver faults as store faults."""
+        try:
+            return await getattr(self._redis(), name)(*args)
+        except RedisError as exc:
+            raise (_fault(exc) or exc) from exc
+
     async def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         self._redis()
-        return await self._scripts[name](keys=keys, args=args)
+        try:
+            return await self._scripts[name](keys=keys, args=args)
+        except RedisError as exc:
+            raise (_fault(exc) or exc) from exc
 
-    # -- interface --
+    # -- tasks --
 
     async def create(self, record: TaskRecord) -> None:
-        args: list[Any] = [record.task_id, "task_id", record.task_id, "tool", record.tool]
+        check_record(record)
+        args: list[Any] = [self.prefix, record.task_id, "task_id", record.task_id, "tool", record.tool]
         for name in (*_STR_FIELDS, *_INT_FIELDS, *_JSON_FIELDS):
             value = getattr(record, name)
             if value is not None:
                 args += [name, _encode(name, value)]
         for key, value in record.input_requests.items():
             args += [f"r:{key}", _dump(value)]
-        keys = [self._key(record.task_id), self._leases, self._expires, self._answered]
-        if not await self._run("create", keys, args):
+        if not await self._run("create", [self._key(record.task_id)], args):
             raise ValueError(f"task {record.task_id!r} already exists")
 
     async def get(self, task_id: str) -> TaskRecord | None:
-        fields: dict[str, str] = await self._redis().hgetall(self._key(task_id))
+        fields: dict[str, str] = await self._call("hgetall", self._key(task_id))
         return _record(fields) if fields else None
 
     async def update(self, task_id: str, change: Change, *, owner: str | None = None) -> TaskRecord | None:
+        check_change(change)
         sets: list[str] = []
         dels: list[str] = []
         requests: list[str] | None = None
         for name, value in change.items():
-            if name not in _CHANGE_FIELDS:
-                raise ValueError(f"update cannot change {name!r}")
             if name == "input_requests":
                 requests = [part for key, req in cast("dict[str, Any]", value).items() for part in (key, _dump(req))]
             elif value is None:
@@ -422,6 +286,7 @@ class RedisStore(TaskStore):
             else:
                 sets += [name, _encode(name, value)]
         args: list[Any] = [
+            self.prefix,
             task_id,
             "0" if owner is None else "1",
             owner or "",
@@ -433,69 +298,68 @@ class RedisStore(TaskStore):
             *dels,
             *(requests or []),
         ]
-        flat = await self._run("update", [self._key(task_id), self._leases, self._expires, self._answered], args)
+        flat = await self._run("update", [self._key(task_id)], args)
         return None if flat is None else _record(_pairs(flat))
 
     async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
         if not responses:
             return {}
         args: list[Any] = [task_id, now_ms()]
-        for key, value in responses.items():
-            args += [key, _dump(value)]
+        encoded = {key: _dump(value) for key, value in responses.items()}
+        for key, text in encoded.items():
+            args += [key, text]
         taken: list[str] = await self._run("answer", [self._key(task_id), self._answered], args)
-        return {key: json.loads(_dump(responses[key])) for key in taken}
+        return {key: json.loads(encoded[key]) for key in taken}
 
     async def take_answers(self, task_id: str) -> dict[str, Any]:
         flat = await self._run("take_answers", [self._key(task_id), self._answered], [task_id])
         return {key: json.loads(value) for key, value in _pairs(flat).items()}
 
     async def answered_tasks(self, owner: str) -> list[str]:
-        ids: list[str] = await self._run("answered_tasks", [self._answered], [self.prefix, owner])
-        return ids
+        ids: set[str] = await self._call("sinter", f"{self.prefix}owned:{owner}", self._answered)
+        return list(ids)
 
     async def purge_expired(self, at_ms: int) -> int:
         total = 0
         while True:  # in batches, so one script never holds the server for long
-            deleted, seen = await self._run(
-                "purge", [self._expires, self._leases, self._answered], [self.prefix, at_ms, _PURGE_BATCH]
-            )
+            deleted, seen = await self._run("purge", [], [self.prefix, at_ms, self.purge_batch])
             total += int(deleted)
-            if int(seen) < _PURGE_BATCH:
+            if int(seen) < self.purge_batch:
                 return total
 
-    async def claim_orphans(self, at_ms: int, owner: str, lease_ms: int, limit: int = 100) -> list[TaskRecord]:
+    # -- instances --
+
+    async def heartbeat(self, owner: str, until_ms: int, *, at_ms: int | None = None) -> bool:
+        at = now_ms() if at_ms is None else at_ms
+        return bool(await self._run("heartbeat", [self._instances], [owner, until_ms, at]))
+
+    async def release(self, owner: str) -> None:
+        await self._call("zadd", self._instances, {owner: 0})
+
+    async def owned(self, owner: str) -> list[str]:
+        ids: set[str] = await self._call("smembers", f"{self.prefix}owned:{owner}")
+        return list(ids)
+
+    async def claim_orphans(self, at_ms: int, owner: str, limit: int = 100) -> list[TaskRecord]:
         if limit <= 0:
             return []
-        rows = await self._run("claim", [self._leases], [self.prefix, at_ms, owner, lease_ms, limit])
+        rows = await self._run("claim", [], [self.prefix, at_ms, owner, limit, _DEAD_PER_CLAIM])
         return [_record(_pairs(row)) for row in rows]
-
-    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> list[str]:
-        if not task_ids:
-            return []
-        lost: list[str] = await self._run("renew", [self._leases], [self.prefix, owner, lease_ms, *task_ids])
-        return lost
 
     # -- events --
 
     async def publish(self, event: TaskEvent) -> None:
         """PUBLISH to every instance's listener, this store's own included."""
-        payload = _dump({"kind": event.kind, "task_id": event.task_id, "origin": event.origin})
-        await self._redis().publish(self.channel, payload)
+        await self._call("publish", self.channel, encode_event(event))
 
     def _on_message(self, data: Any) -> None:
-        try:
-            raw = json.loads(data)
-            kind, task_id, origin = raw["kind"], raw["task_id"], raw.get("origin", "")
-            if kind not in _EVENT_KINDS or not isinstance(task_id, str) or not isinstance(origin, str):
-                raise ValueError(kind)
-        except (ValueError, KeyError, TypeError):
-            logger.warning("ignoring malformed task event on %s: %r", self.channel, data)
-            return
-        self._deliver(TaskEvent(kind, task_id, origin))
+        event = decode_event(data, self.channel)
+        if event is not None:
+            self._deliver(event)
 
     async def _listen(self) -> None:
         """Deliver what arrives on the channel, on this event loop, reconnecting after any failure."""
-        delay = 0.1
+        backoff = Backoff(initial=0.1, cap=5.0)
         while True:
             pubsub = self._redis().pubsub()
             try:
@@ -512,7 +376,7 @@ class RedisStore(TaskStore):
                             self._on_message(msg["data"])
                         elif kind == "subscribe":  # the server has us: from now on nothing is missed
                             self._listening.set()
-                            delay = 0.1
+                            backoff.reset()
                         continue
                     if now - last_seen < self.listener_idle_s:
                         continue
@@ -523,11 +387,15 @@ class RedisStore(TaskStore):
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
+                delay = backoff.next()
                 logger.warning("task events from %s interrupted (%s); reconnecting in %.1fs", self.url, exc, delay)
             except Exception:
+                delay = backoff.next()
                 logger.exception("task event listener failed; restarting in %.1fs", delay)
             finally:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(pubsub.aclose())
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+
+__all__ = ["DEFAULT_PREFIX", "SCHEMA_VERSION", "RedisStore", "split_url"]

@@ -3,13 +3,14 @@
 Reads run on the event loop's own connection: a primary-key lookup costs microseconds, less
 than a hop to a thread. Writes go to a single writer thread that commits every write waiting
 in its queue in one transaction, so many concurrent task creations share one fsync-free WAL
-commit (`synchronous=NORMAL`: durable across a process crash, which is what a restart needs).
+commit (`synchronous=NORMAL`: durable across a process crash, which is what a restart needs;
+see docs/durability.md). Several processes may share the file (SQLite locks it); they share
+tasks and instance heartbeats, not events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import queue
 import shutil
 import sqlite3
@@ -19,12 +20,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from offload.store import _sql
+from offload.store._rules import check_change, check_record, dump_json, load_json
+from offload.store._sql import COLUMNS, DEAD_OWNERS_PER_CLAIM, INSERT_COLUMNS, LIVE_SQL
 from offload.store.base import Change, TaskRecord, TaskStore, now_ms
+from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
-_LIVE = "('working','input_required')"
+SCHEMA_VERSION = 3
+#: `PRAGMA synchronous` settings offered: NORMAL (the default) survives a process crash; FULL
+#: syncs the WAL at every commit (group-committed here), so a task also survives a machine crash.
+SYNCHRONOUS = ("NORMAL", "FULL")
+_LIVE = LIVE_SQL
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -55,60 +63,73 @@ _MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE tasks ADD COLUMN answers TEXT",
         "CREATE INDEX tasks_answers ON tasks(owner) WHERE answers IS NOT NULL",
     ],
+    # v3: one heartbeat per instance instead of a lease per task. Each owner of a live task becomes
+    # an instance alive until its latest lease, so nothing stored is stranded; queued tasks (no
+    # owner) stay claimable; live tasks are indexed by owner for `owned` and `claim_orphans`.
+    3: [
+        "CREATE TABLE instances (owner TEXT PRIMARY KEY, alive_until_ms INTEGER NOT NULL) WITHOUT ROWID",
+        "CREATE INDEX instances_alive ON instances(alive_until_ms)",
+        "INSERT INTO instances (owner, alive_until_ms) SELECT owner, MAX(COALESCE(lease_ms, 0)) FROM tasks "
+        f"WHERE status IN {_LIVE} AND owner IS NOT NULL GROUP BY owner",
+        "DROP INDEX tasks_lease",
+        "ALTER TABLE tasks DROP COLUMN lease_ms",
+        f"CREATE INDEX tasks_live_owner ON tasks(owner, created_ms) WHERE status IN {_LIVE}",
+    ],
 }
 
-_COLUMNS = (
-    "task_id, tool, status, status_message, created_ms, updated_ms, ttl_ms, poll_interval_ms, "
-    "principal, owner, lease_ms, attempts, result, error, input_requests, request"
-)
-_JSON_FIELDS = ("result", "error", "input_requests", "request")
+_INSERT = f"INSERT INTO tasks ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
+#: An owner nobody has heard from is dead until it heartbeats: its tasks are never stranded.
+_KNOW_OWNER = "INSERT OR IGNORE INTO instances (owner, alive_until_ms) VALUES (?, 0)"
 
 
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+def _keep(text: str | None) -> str | None:
+    return text
 
 
-def _row_to_record(row: tuple[Any, ...]) -> TaskRecord:
-    (tid, tool, status, msg, created, updated, ttl, poll, principal, owner, lease, attempts, res, err, inp, req) = row
-    return TaskRecord(
-        task_id=tid,
-        tool=tool,
-        status=status,
-        status_message=msg,
-        created_ms=created,
-        updated_ms=updated,
-        ttl_ms=ttl,
-        poll_interval_ms=poll,
-        principal=principal,
-        owner=owner,
-        lease_ms=lease,
-        attempts=attempts,
-        result=None if res is None else json.loads(res),
-        error=None if err is None else json.loads(err),
-        input_requests={} if inp is None else json.loads(inp),
-        request=None if req is None else json.loads(req),
-    )
+def _record(row: sqlite3.Row) -> TaskRecord:
+    return _sql.record_from_row(row, load_json)
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION, one numbered step at a time; return the version."""
+def _fault(exc: sqlite3.Error) -> StoreError | None:
+    """The store fault a driver error means, if it is one (a full disk, an unreadable file)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL" or "database or disk is full" in str(exc):
+        return StoreFull(f"SQLite: {exc}")
+    if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY")):
+        return StoreUnavailable(f"SQLite: {exc}")
+    return None
+
+
+class _Schema:
+    """The migration runner's view of a SQLite connection (already in a transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    async def execute(self, statement: str) -> None:
+        self.conn.execute(statement)
+
+    async def set_version(self, version: int) -> None:
+        self.conn.execute(f"PRAGMA user_version={int(version)}")
+
+
+async def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION in one transaction; return the version."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(f"store schema v{version} is newer than this offload (v{SCHEMA_VERSION})")
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            for stmt in _MIGRATIONS[step]:
-                conn.execute(stmt)
-            conn.execute(f"PRAGMA user_version={step}")
+        await _sql.migrate(_Schema(conn), _MIGRATIONS, SCHEMA_VERSION)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -119,9 +140,9 @@ def migrate(conn: sqlite3.Connection) -> int:
 class _Writer(threading.Thread):
     """One thread owning the write connection; commits queued operations in batches."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, synchronous: str) -> None:
         super().__init__(name="offload-sqlite-writer", daemon=True)
-        self.conn = _connect(path)
+        self.conn = _connect(path, synchronous)
         self.jobs: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -180,10 +201,19 @@ def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 
 class SQLiteStore(TaskStore):
-    def __init__(self, path: str | Path) -> None:
+    """Tasks in one SQLite file (`:memory:`: a private temporary file, removed on close).
+
+    `synchronous="FULL"` (URL `sqlite:///PATH?synchronous=full`) makes every acknowledged write
+    survive a power loss too, at the cost of one fsync per group commit (docs/durability.md).
+    """
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         super().__init__()
+        self.synchronous = synchronous.upper()
+        if self.synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous={synchronous!r}: expected one of {', '.join(SYNCHRONOUS)}")
         self.path = str(path)
-        self.url = f"sqlite:///{self.path}"
+        self.url = f"sqlite:///{self.path}" + ("" if self.synchronous == "NORMAL" else f"?synchronous={synchronous}")
         self._reader: sqlite3.Connection | None = None
         self._writer: _Writer | None = None
         self._tmpdir: str | None = None
@@ -199,15 +229,18 @@ class SQLiteStore(TaskStore):
             path = str(Path(self._tmpdir) / "tasks.db")
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = _Writer(path)
         try:
-            migrate(writer.conn)
+            writer = _Writer(path, self.synchronous)
+        except sqlite3.Error as exc:
+            raise (_fault(exc) or exc) from exc
+        try:
+            await migrate(writer.conn)
         except BaseException:
             writer.conn.close()
             raise
         writer.start()
         self._writer = writer
-        self._reader = _connect(path)
+        self._reader = _connect(path, self.synchronous)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -221,86 +254,78 @@ class SQLiteStore(TaskStore):
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 
-    def _read(self) -> sqlite3.Connection:
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         if self._reader is None:
             raise RuntimeError("SQLiteStore is not open")
-        return self._reader
+        try:
+            return self._reader.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise (_fault(exc) or exc) from exc
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:
             raise RuntimeError("SQLiteStore is not open")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._writer.jobs.put((fn, fut))
-        return await fut
+        try:
+            return await fut
+        except sqlite3.Error as exc:
+            raise (_fault(exc) or exc) from exc
 
-    # -- interface --
+    # -- tasks --
 
     async def create(self, record: TaskRecord) -> None:
-        row = (
-            record.task_id,
-            record.tool,
-            record.status,
-            record.status_message,
-            record.created_ms,
-            record.updated_ms,
-            record.ttl_ms,
-            record.expires_ms,
-            record.poll_interval_ms,
-            record.principal,
-            record.owner,
-            record.lease_ms,
-            record.attempts,
-            _dump(record.result),
-            _dump(record.error),
-            _dump(record.input_requests),
-            _dump(record.request),
-        )
+        row = _sql.insert_values(record, check_record(record), _keep)
+        owner = record.owner
 
         def op(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(
-                    "INSERT INTO tasks (task_id, tool, status, status_message, created_ms, updated_ms, ttl_ms, "
-                    "expires_ms, poll_interval_ms, principal, owner, lease_ms, attempts, result, error, "
-                    "input_requests, request) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    row,
-                )
+                conn.execute(_INSERT, row)
             except sqlite3.IntegrityError as exc:  # a duplicate id: the ValueError every backend raises
                 if exc.sqlite_errorname != "SQLITE_CONSTRAINT_PRIMARYKEY":
                     raise
                 raise ValueError(f"task {record.task_id!r} already exists") from exc
+            if owner is not None:
+                conn.execute(_KNOW_OWNER, (owner,))
 
         await self._write(op)
 
     async def get(self, task_id: str) -> TaskRecord | None:
-        row = self._read().execute(f"SELECT {_COLUMNS} FROM tasks WHERE task_id=?", (task_id,)).fetchone()
-        return None if row is None else _row_to_record(row)
+        rows = self._query(f"SELECT {COLUMNS} FROM tasks WHERE task_id=?", (task_id,))
+        return _record(rows[0]) if rows else None
 
     async def update(self, task_id: str, change: Change, *, owner: str | None = None) -> TaskRecord | None:
+        check_change(change)
         sets: list[str] = []
         args: list[Any] = []
         for key, value in change.items():
             sets.append(f"{key}=?")
-            args.append(_dump(value) if key in _JSON_FIELDS else value)
+            args.append(dump_json(key, value) if key in ("result", "error", "input_requests") else value)
             if key == "ttl_ms":
                 sets.append("expires_ms=CASE WHEN ? IS NULL THEN NULL ELSE created_ms + ? END")
                 args.extend([value, value])
-        stamp = now_ms()
         sets.append("updated_ms=MAX(updated_ms, ?)")
-        args.append(stamp)
+        args.append(now_ms())
+        new_owner = change.get("owner")
+        where = f"task_id=? AND status IN {_LIVE}" + (" AND owner=?" if owner is not None else "")
+        params = (*args, task_id) if owner is None else (*args, task_id, owner)
+        statement = f"UPDATE tasks SET {', '.join(sets)} WHERE {where} RETURNING {COLUMNS}"
 
         def op(conn: sqlite3.Connection) -> TaskRecord | None:
-            where = f"task_id=? AND status IN {_LIVE}" + (" AND owner=?" if owner is not None else "")
-            params = (*args, task_id) if owner is None else (*args, task_id, owner)
-            cur = conn.execute(f"UPDATE tasks SET {', '.join(sets)} WHERE {where}", params)
-            if cur.rowcount == 0:
+            row = conn.execute(statement, params).fetchone()
+            if row is None:
                 return None
-            row = conn.execute(f"SELECT {_COLUMNS} FROM tasks WHERE task_id=?", (task_id,)).fetchone()
-            return _row_to_record(row)
+            if new_owner is not None:
+                conn.execute(_KNOW_OWNER, (new_owner,))
+            return _record(row)
 
         return await self._write(op)
 
     async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+        if not responses:
+            return {}
         stamp = now_ms()
+        encoded = {k: dump_json("answer", v) for k, v in responses.items()}
 
         def op(conn: sqlite3.Connection) -> dict[str, Any]:
             row = conn.execute(
@@ -308,17 +333,17 @@ class SQLiteStore(TaskStore):
             ).fetchone()
             if row is None:
                 return {}
-            outstanding: dict[str, Any] = json.loads(row[0]) if row[0] else {}
-            taken = {k: v for k, v in responses.items() if k in outstanding}
+            outstanding: dict[str, Any] = load_json(row[0]) or {}
+            taken = {k: load_json(encoded[k]) for k in responses if k in outstanding}
             if not taken:
                 return {}
             for key in taken:
                 del outstanding[key]
-            waiting = {**(json.loads(row[2]) if row[2] else {}), **taken}
+            waiting = {**(load_json(row[2]) or {}), **taken}
             status = "working" if not outstanding and row[1] == "input_required" else row[1]
             conn.execute(
                 "UPDATE tasks SET input_requests=?, status=?, answers=?, updated_ms=MAX(updated_ms, ?) WHERE task_id=?",
-                (_dump(outstanding), status, _dump(waiting), stamp, task_id),
+                (dump_json("input_requests", outstanding), status, dump_json("answers", waiting), stamp, task_id),
             )
             return taken
 
@@ -330,50 +355,99 @@ class SQLiteStore(TaskStore):
             if row is None or row[0] is None:
                 return {}
             conn.execute("UPDATE tasks SET answers=NULL WHERE task_id=?", (task_id,))
-            taken: dict[str, Any] = json.loads(row[0])
+            taken: dict[str, Any] = load_json(row[0])
             return taken
 
         return await self._write(op)
 
     async def answered_tasks(self, owner: str) -> list[str]:
-        rows = (
-            self._read()
-            .execute(f"SELECT task_id FROM tasks WHERE owner=? AND answers IS NOT NULL AND status IN {_LIVE}", (owner,))
-            .fetchall()
+        rows = self._query(
+            # The small answers index, not the live-owner one: that would visit every task the owner runs.
+            f"SELECT task_id FROM tasks INDEXED BY tasks_answers "
+            f"WHERE owner=? AND answers IS NOT NULL AND status IN {_LIVE}",
+            (owner,),
         )
         return [r[0] for r in rows]
 
     async def purge_expired(self, at_ms: int) -> int:
+        batch = self.purge_batch
+
         def op(conn: sqlite3.Connection) -> int:
-            return conn.execute("DELETE FROM tasks WHERE expires_ms IS NOT NULL AND expires_ms <= ?", (at_ms,)).rowcount
+            return conn.execute(
+                "DELETE FROM tasks WHERE task_id IN "
+                "(SELECT task_id FROM tasks WHERE expires_ms IS NOT NULL AND expires_ms <= ? LIMIT ?)",
+                (at_ms, batch),
+            ).rowcount
+
+        total = 0
+        while True:  # one writer job per batch: other writes get their turn in between
+            deleted = await self._write(op)
+            total += deleted
+            if deleted < batch:
+                return total
+
+    # -- instances --
+
+    async def heartbeat(self, owner: str, until_ms: int, *, at_ms: int | None = None) -> bool:
+        at = now_ms() if at_ms is None else at_ms
+
+        def op(conn: sqlite3.Connection) -> bool:
+            prev = conn.execute("SELECT alive_until_ms FROM instances WHERE owner=?", (owner,)).fetchone()
+            conn.execute(
+                "INSERT INTO instances (owner, alive_until_ms) VALUES (?, ?) "
+                "ON CONFLICT (owner) DO UPDATE SET alive_until_ms=excluded.alive_until_ms",
+                (owner, until_ms),
+            )
+            return prev is not None and prev[0] >= at
 
         return await self._write(op)
 
-    async def claim_orphans(self, at_ms: int, owner: str, lease_ms: int, limit: int = 100) -> list[TaskRecord]:
-        def op(conn: sqlite3.Connection) -> list[TaskRecord]:
-            rows = conn.execute(
-                f"UPDATE tasks SET owner=?, lease_ms=?, attempts=attempts+1 WHERE task_id IN ("
-                f"SELECT task_id FROM tasks WHERE status IN {_LIVE} AND lease_ms < ? LIMIT ?) "
-                f"RETURNING {_COLUMNS}",
-                (owner, lease_ms, at_ms, limit),
-            ).fetchall()
-            return [_row_to_record(r) for r in rows]
+    async def release(self, owner: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO instances (owner, alive_until_ms) VALUES (?, 0) "
+                "ON CONFLICT (owner) DO UPDATE SET alive_until_ms=0",
+                (owner,),
+            )
 
-        return await self._write(op)
+        await self._write(op)
 
-    async def renew(self, owner: str, task_ids: list[str], lease_ms: int) -> list[str]:
-        if not task_ids:
+    async def owned(self, owner: str) -> list[str]:
+        rows = self._query(f"SELECT task_id FROM tasks WHERE owner=? AND status IN {_LIVE}", (owner,))
+        return [r[0] for r in rows]
+
+    async def claim_orphans(self, at_ms: int, owner: str, limit: int = 100) -> list[TaskRecord]:
+        if limit <= 0:
             return []
+        take = (
+            f"UPDATE tasks SET owner=?, attempts=attempts+1 WHERE task_id IN ("
+            f"SELECT task_id FROM tasks WHERE status IN {_LIVE} AND owner {{}} ORDER BY created_ms LIMIT ?"
+            f") RETURNING {COLUMNS}"
+        )
 
-        def op(conn: sqlite3.Connection) -> list[str]:
-            lost: list[str] = []
-            for tid in task_ids:
-                cur = conn.execute(
-                    f"UPDATE tasks SET lease_ms=? WHERE task_id=? AND owner=? AND status IN {_LIVE}",
-                    (lease_ms, tid, owner),
+        def op(conn: sqlite3.Connection) -> list[TaskRecord]:
+            # Queued tasks first, then those of dead owners, each through the live-owner index.
+            rows = conn.execute(take.format("IS NULL"), (owner, limit)).fetchall()
+            claimed = sorted((_record(r) for r in rows), key=lambda rec: rec.created_ms)  # RETURNING has no order
+            dead = conn.execute(
+                "SELECT owner FROM instances WHERE alive_until_ms < ? AND owner != ? ORDER BY alive_until_ms LIMIT ?",
+                (at_ms, owner, DEAD_OWNERS_PER_CLAIM),
+            ).fetchall()
+            for (gone,) in dead:
+                room = limit - len(claimed)
+                if room > 0:
+                    rows = conn.execute(take.format("= ?"), (owner, gone, room)).fetchall()
+                    claimed.extend(_record(r) for r in rows)
+                conn.execute(
+                    f"DELETE FROM instances WHERE owner=? AND NOT EXISTS "
+                    f"(SELECT 1 FROM tasks WHERE owner=? AND status IN {_LIVE})",
+                    (gone, gone),
                 )
-                if cur.rowcount == 0:
-                    lost.append(tid)
-            return lost
+            if claimed:
+                conn.execute(_KNOW_OWNER, (owner,))
+            return claimed
 
         return await self._write(op)
+
+
+__all__ = ["SCHEMA_VERSION", "SYNCHRONOUS", "SQLiteStore", "migrate"]

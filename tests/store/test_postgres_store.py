@@ -14,7 +14,7 @@ import anyio
 import asyncpg
 import pytest
 
-from offload.store import TaskEvent, TaskRecord, open_store
+from offload.store import StoreUnavailable, TaskEvent, TaskRecord, open_store
 from offload.store import postgres as pg
 from offload.store.postgres import SCHEMA_VERSION, PostgresStore
 from offload.store.urls import redact
@@ -50,7 +50,6 @@ def _record(task_id: str, **fields: object) -> TaskRecord:
         "created_ms": T0,
         "ttl_ms": 3_600_000,
         "owner": "dead",
-        "lease_ms": T0 - 1,
         "request": {"name": "slow_tool", "arguments": {"n": [1, 2, {"x": None}]}, "_meta": {"k": "ü"}},
     }
     base.update(fields)
@@ -81,10 +80,16 @@ async def test_schema_is_created_recorded_and_kept_across_reopens(
     finally:
         await store.close()
         await store.close()
-    assert await _tables(admin) == {"offload_schema", "offload_tasks"}
+    assert await _tables(admin) == {"offload_schema", "offload_tasks", "offload_instances"}
     assert await _versions(admin) == list(range(1, SCHEMA_VERSION + 1))
     indexes = {row["indexname"] for row in await admin.fetch("SELECT indexname FROM pg_indexes")}
-    assert {"offload_tasks_lease", "offload_tasks_expires", "offload_tasks_answers"} <= indexes
+    assert {
+        "offload_tasks_live_owner",
+        "offload_tasks_expires",
+        "offload_tasks_answers",
+        "offload_instances_alive",
+    } <= indexes
+    assert "offload_tasks_lease" not in indexes
     json_columns = await admin.fetch(
         "SELECT column_name FROM information_schema.columns WHERE table_name='offload_tasks' AND data_type='jsonb'"
     )
@@ -181,7 +186,8 @@ async def test_instances_never_claim_the_same_orphan(url: str) -> None:
 
         async def claimer(store: PostgresStore, owner: str) -> None:
             mine = claims.setdefault(owner, [])
-            while got := await store.claim_orphans(T0, owner, T0 + 60_000, limit=4):
+            await store.heartbeat(owner, T0 + 60_000, at_ms=T0)
+            while got := await store.claim_orphans(T0, owner, limit=4):
                 mine.extend(rec.task_id for rec in got)
                 await anyio.sleep(0)
 
@@ -208,15 +214,17 @@ async def test_owner_bound_writes_and_answers_cross_instances(url: str) -> None:
     await b.open()
     try:
         await a.create(_record("t", status="input_required", input_requests={"q": {}}))
-        [claimed] = await a.claim_orphans(T0, "a", T0 + 60_000)
+        await a.heartbeat("a", T0 + 60_000, at_ms=T0)
+        [claimed] = await a.claim_orphans(T0, "a")
         assert claimed.owner == "a"
-        assert await b.claim_orphans(T0, "b", T0 + 60_000) == []
+        assert await b.claim_orphans(T0, "b") == []
         assert await b.answer("t", {"q": {"action": "accept"}}) == {"q": {"action": "accept"}}
         assert await a.answered_tasks("a") == ["t"]
         assert await a.take_answers("t") == {"q": {"action": "accept"}}
         assert await b.update("t", {"status": "completed", "result": {}}, owner="b") is None
-        assert await b.renew("b", ["t"], T0 + 90_000) == ["t"]
-        assert await a.renew("a", ["t"], T0 + 90_000) == []
+        assert await b.owned("b") == []
+        assert await b.owned("a") == ["t"]
+        assert await b.heartbeat("a", T0 + 90_000, at_ms=T0 + 1) is True
         done = await a.update("t", {"status": "completed", "result": {"ok": True}}, owner="a")
         assert done is not None and (await b.get("t")) == done
     finally:
@@ -404,3 +412,74 @@ def test_without_asyncpg_the_error_names_the_extra(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ImportError, match=r"offload\[postgres\]") as info:
         open_store("postgresql://app:s3cret@db/tasks")
     assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_a_version_1_database_turns_leases_into_instances(
+    url: str, admin: asyncpg.Connection[asyncpg.Record]
+) -> None:
+    """v1 held a lease per task; v2 makes each live owner an instance alive until its latest lease."""
+    await admin.execute("CREATE TABLE offload_schema (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)")
+    for stmt in pg._MIGRATIONS[1]:
+        await admin.execute(stmt)
+    await admin.execute("INSERT INTO offload_schema VALUES (1, 0)")
+    rows = [
+        ("a1", "working", "a", T0 + 5_000, 1),
+        ("a2", "input_required", "a", T0 + 9_000, 1),
+        ("b1", "working", "b", T0 - 1, 1),
+        ("queued", "working", None, 0, 0),
+        ("done", "completed", "c", T0 - 1, 1),
+    ]
+    for tid, status, owner, lease, attempts in rows:
+        await admin.execute(
+            "INSERT INTO offload_tasks (task_id, tool, status, created_ms, updated_ms, owner, lease_ms, attempts) "
+            "VALUES ($1, 't', $2, $3, $3, $4, $5, $6)",
+            tid,
+            status,
+            T0,
+            owner,
+            lease,
+            attempts,
+        )
+    store = PostgresStore(url)
+    await store.open()
+    try:
+        assert await _versions(admin) == [1, 2]
+        instances = {r["owner"]: r["alive_until_ms"] for r in await admin.fetch("SELECT * FROM offload_instances")}
+        assert instances == {"a": T0 + 9_000, "b": T0 - 1}
+        assert sorted(await store.owned("a")) == ["a1", "a2"]
+        claimed = await store.claim_orphans(T0, "new")
+        assert sorted((r.task_id, r.attempts) for r in claimed) == [("b1", 2), ("queued", 1)]
+        assert sorted(r.task_id for r in await store.claim_orphans(T0 + 9_001, "new")) == ["a1", "a2"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_stopped_server_is_reported_unavailable_and_recovered_from_without_reopening() -> None:
+    server = EmbeddedPostgres()  # a private server: this one is shut down mid-test
+    try:
+        await anyio.to_thread.run_sync(server.start)
+        store = PostgresStore(await server.fresh_database(), connect_retry_s=0.5)
+        await store.open()
+        try:
+            await store.create(_record("kept"))
+            await anyio.to_thread.run_sync(server.shutdown)
+            for call in (store.get("kept"), store.create(_record("lost")), store.heartbeat("me", T0)):
+                with pytest.raises(StoreUnavailable):
+                    await call
+            await anyio.to_thread.run_sync(server.restart)
+            with anyio.fail_after(30):
+                while True:  # pooled connections that died with the server are replaced as they are met
+                    try:
+                        got = await store.get("kept")
+                        break
+                    except StoreUnavailable:
+                        await anyio.sleep(0.1)
+            assert got == _record("kept")
+            await store.create(_record("after"))
+            assert await store.get("after") == _record("after")
+        finally:
+            await store.close()
+    finally:
+        await anyio.to_thread.run_sync(server.stop)

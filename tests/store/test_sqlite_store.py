@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from offload.store import DEFAULT_STORE_URL, MemoryStore, SQLiteStore, open_store
+from offload.store import DEFAULT_STORE_URL, MemoryStore, SQLiteStore, StoreFull, open_store
 from offload.store.sqlite import SCHEMA_VERSION
 from store_contract import T0, sample_record
 
@@ -51,7 +54,7 @@ async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
         assert await reopened.update("done", {"status": "cancelled"}) is None
         taken = await reopened.answer("kept", {"elicitation-1.1": {"action": "accept"}})
         assert taken == {"elicitation-1.1": {"action": "accept"}}
-        claimed = await reopened.claim_orphans(T0 + 30_001, "instance-b", T0 + 90_000)
+        claimed = await reopened.claim_orphans(T0 + 30_001, "instance-b")  # instance-a never heartbeated
         assert [rec.task_id for rec in claimed] == ["kept"]
     finally:
         await reopened.close()
@@ -95,13 +98,15 @@ async def test_two_instances_claiming_the_same_file_never_share_a_task(tmp_path:
     try:
         ids = [f"orphan-{i}" for i in range(40)]
         for tid in ids:
-            await stores[0].create(sample_record(tid, status="working", input_requests={}, lease_ms=T0 - 1))
+            owner = "dead" if len(tid) % 2 else None
+            await stores[0].create(sample_record(tid, status="working", input_requests={}, owner=owner))
         claims: dict[str, list[str]] = {}
 
         async def claimer(idx: int) -> None:
             owner = f"instance-{idx}"
             mine = claims.setdefault(owner, [])
-            while got := await stores[idx].claim_orphans(T0, owner, T0 + 60_000, limit=3):
+            await stores[idx].heartbeat(owner, T0 + 60_000, at_ms=T0)
+            while got := await stores[idx].claim_orphans(T0, owner, limit=3):
                 mine.extend(rec.task_id for rec in got)
                 await anyio.sleep(0)
 
@@ -274,7 +279,7 @@ async def test_open_store_sqlite_in_memory_url_works(tmp_path: Path, monkeypatch
         await store.create(sample_record("m"))
         assert await store.get("m") == sample_record("m")
         assert await store.update("m", {"status": "completed", "result": {}}) is not None
-        assert len(await store.claim_orphans(T0 + 10**9, "x", 0)) == 0
+        assert len(await store.claim_orphans(T0 + 10**9, "x")) == 0
     finally:
         await store.close()
     assert not any(tmp_path.iterdir())  # no file named ":memory:" left behind
@@ -326,10 +331,114 @@ async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     await store.open()
     try:
-        assert _user_version(path) == SCHEMA_VERSION == 2
+        assert _user_version(path) == SCHEMA_VERSION == 3
         old = await store.get("old")
         assert old is not None and old.status == "input_required"
         assert await store.answer("old", {"k": {"action": "accept"}}) == {"k": {"action": "accept"}}
         assert await store.take_answers("old") == {"k": {"action": "accept"}}  # the v2 column works
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_version_2_file_turns_leases_into_instances(tmp_path: Path) -> None:
+    """v2 held a lease per task; v3 makes each live owner an instance alive until its latest lease."""
+    from offload.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as db:
+        for step in (1, 2):
+            for stmt in _MIGRATIONS[step]:
+                db.execute(stmt)
+        db.execute("PRAGMA user_version=2")
+        for tid, status, owner, lease, attempts in [
+            ("a1", "working", "a", T0 + 5_000, 1),
+            ("a2", "input_required", "a", T0 + 9_000, 1),
+            ("b1", "working", "b", T0 - 1, 1),
+            ("queued", "working", None, 0, 0),
+            ("done", "completed", "c", T0 - 1, 1),
+        ]:
+            db.execute(
+                "INSERT INTO tasks (task_id, tool, status, created_ms, updated_ms, owner, lease_ms, attempts) "
+                "VALUES (?, 't', ?, ?, ?, ?, ?, ?)",
+                (tid, status, T0, T0, owner, lease, attempts),
+            )
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert _user_version(path) == 3
+        with sqlite3.connect(path) as db:
+            assert dict(db.execute("SELECT owner, alive_until_ms FROM instances").fetchall()) == {
+                "a": T0 + 9_000,
+                "b": T0 - 1,
+            }
+            columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+        assert "lease_ms" not in columns
+        assert sorted(await store.owned("a")) == ["a1", "a2"]
+        claimed = await store.claim_orphans(T0, "new")
+        assert sorted((r.task_id, r.attempts) for r in claimed) == [("b1", 2), ("queued", 1)]
+        assert sorted(r.task_id for r in await store.claim_orphans(T0 + 9_001, "new")) == ["a1", "a2"]
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs: SQLite on it fills up within a few hundred tasks."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.anyio
+async def test_a_full_disk_raises_store_full_and_the_store_recovers_when_space_is_freed(tiny_disk: Path) -> None:
+    ballast = tiny_disk / "ballast"
+    ballast.write_bytes(b"\0" * 256 * 1024)  # what the operator frees once alerted
+    store = SQLiteStore(tiny_disk / "tasks.db")
+    await store.open()
+    try:
+        stored: list[str] = []
+        blob = {"content": [{"type": "text", "text": "x" * 20_000}]}
+        with pytest.raises(StoreFull, match="full"):
+            for i in range(1000):
+                await store.create(sample_record(f"t{i}", result=blob))
+                stored.append(f"t{i}")
+        assert 0 < len(stored) < 1000
+        for tid in (stored[0], stored[-1]):  # what was acknowledged is still there and readable
+            assert await store.get(tid) == sample_record(tid, result=blob)
+        ballast.unlink()
+        await store.create(sample_record("after", result=blob))  # the same store object, not reopened
+        assert await store.get("after") == sample_record("after", result=blob)
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("url", "level"), [("sqlite:///a.db", 1), ("sqlite:///a.db?synchronous=full", 2)])
+async def test_synchronous_full_is_chosen_by_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, level: int
+) -> None:
+    """NORMAL (1) survives a process crash; FULL (2) syncs the WAL at each commit (docs/durability.md)."""
+    monkeypatch.chdir(tmp_path)
+    store = open_store(url)
+    assert isinstance(store, SQLiteStore) and store.url == url
+    await store.open()
+    try:
+        assert store._writer is not None
+        assert store._writer.conn.execute("PRAGMA synchronous").fetchone()[0] == level
+        await store.create(sample_record("x"))
+        assert await store.get("x") == sample_record("x")
+    finally:
+        await store.close()
+    with pytest.raises(ValueError, match="unknown option 'sync'"):
+        open_store("sqlite:///a.db?sync=full")
+    with pytest.raises(ValueError, match="expected one of NORMAL, FULL"):
+        open_store("sqlite:///a.db?synchronous=off")

