@@ -270,3 +270,19 @@ async def outlives_ttl() -> str:
     """Runs past its 700 ms time to live: the server stops it."""
     await anyio.sleep(3600)
     return "never"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def bad_text(path: str) -> str:
+    """Returns text that is not valid Unicode (a lone surrogate): no store can hold it."""
+    await wait_for_file(path + ".go")
+    return "broken \ud800 text"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def big_gated(path: str) -> str:
+    """A 20 KB result once `<path>.go` exists: a write that needs room in the store."""
+    await wait_for_file(path + ".go")
+    return "y" * 20_000

@@ -29,7 +29,7 @@ import anyio.abc
 from offload.protocol import TTL_EXPIRED, WORKER_LOST, TaskStatus
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
 from offload.runtime.policy import TaskPolicy
-from offload.store import Change, TaskEvent, TaskRecord, TaskStore, now_ms
+from offload.store import Change, StoreError, TaskEvent, TaskRecord, TaskStore, now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class TaskRuntime:
         # task should stay small); the runtime still owns them and cancels them on shutdown.
         self._running: set[asyncio.Task[None]] = set()
         self._wake = anyio.Event()
+        self._stopping = False
 
     # -- lifecycle --
 
@@ -119,6 +120,7 @@ class TaskRuntime:
                 try:
                     yield self
                 finally:
+                    self._stopping = True
                     with anyio.CancelScope(shield=True):
                         await self._release_leases()
                         await self._stop_executions()
@@ -132,6 +134,10 @@ class TaskRuntime:
     @property
     def started(self) -> bool:
         return self._tg is not None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     @property
     def executes(self) -> bool:
@@ -297,14 +303,24 @@ class TaskRuntime:
     # -- housekeeping --
 
     async def _sweeper(self) -> None:
+        failing = False
         while True:
             with anyio.move_on_after(self.sweep_interval_s):
                 await self._wake.wait()
             self._wake = anyio.Event()
             try:
                 await self.sweep()
+            except StoreError as exc:
+                # The store is down or full: one line when it starts, one when a pass works again.
+                if not failing:
+                    logger.warning("task sweeper paused: %s; retrying every %gs", exc, self.sweep_interval_s)
+                failing = True
+                continue
             except Exception:
                 logger.exception("task sweeper pass failed; retrying next interval")
+            if failing:
+                failing = False
+                logger.warning("task sweeper running again")
 
     async def sweep(self) -> None:
         """One housekeeping pass: heartbeat, hand over answers, recover orphans or claim work, expire."""
@@ -344,6 +360,8 @@ class TaskRuntime:
         """On a clean shutdown, let another instance take over at once instead of after the lease."""
         try:
             await self.store.release(self.instance_id)
+        except StoreError as exc:
+            logger.warning("could not release this instance's tasks on shutdown (%s): they are taken over later", exc)
         except Exception:
             logger.exception("could not release this instance's tasks on shutdown")
 

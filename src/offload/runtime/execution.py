@@ -21,24 +21,25 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import RequestId
 from pydantic import BaseModel
 
-from offload._backoff import Backoff, retry
+from offload._backoff import Backoff
 from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY, TaskStatus
 from offload.protocol.capabilities import missing_for
 from offload.runtime.policy import TaskPolicy
-from offload.store import Change, TaskRecord
+from offload.store import Change, StoreEncodingError, TaskRecord
 
 logger = logging.getLogger(__name__)
 
 ToolCall = Callable[["TaskDispatch"], Awaitable[Any]]
-
-#: Tries at storing a finished task's outcome (about a minute of backoff) before giving it up.
-OUTCOME_ATTEMPTS = 15
 
 
 class ExecutionHost(Protocol):
     """What an execution needs from the runtime that runs it (`TaskRuntime` is the one host)."""
 
     max_result_bytes: int
+
+    @property
+    def stopping(self) -> bool:
+        """The runtime is shutting down: its tasks are being handed to other instances."""
 
     async def create(self, record: TaskRecord) -> None:
         """Store a new task (the promotion of an inline call)."""
@@ -303,17 +304,35 @@ class Execution:
         return change
 
     async def _write_outcome(self) -> None:
-        """Store the outcome, riding out a store that is briefly unreachable: a result is not dropped."""
+        """Store the outcome; a finished tool's outcome is never dropped while this instance lives.
+
+        The execution stays registered (its task owned, heartbeat and all) until the write lands: an
+        unreachable or full store is waited out, however long, with one log line when the trouble
+        starts and one when it ends. An outcome the store cannot hold (text that is not valid
+        Unicode, say) becomes a `failed` outcome saying why. Only a shutdown gives up: the task is
+        then handed to another instance like any other running task.
+        """
         change = self._outcome_change()
-
-        async def write() -> None:
-            await self.host.write(self.task_id, change)
-
-        def log(exc: BaseException, delay: float) -> None:
-            logger.warning("task %s: storing its outcome failed (%s); retrying in %.1fs", self.task_id[:8], exc, delay)
-
+        backoff = Backoff(initial=0.1, cap=5.0)
+        failures = 0
         with anyio.CancelScope(shield=True):
-            await retry(write, backoff=Backoff(initial=0.1, cap=5.0), attempts=OUTCOME_ATTEMPTS, on_retry=log)
+            while True:
+                try:
+                    await self.host.write(self.task_id, change)
+                    if failures:
+                        logger.warning("task %s: outcome stored after %d failed tries", self.task_id[:8], failures)
+                    return
+                except StoreEncodingError as exc:
+                    change = _failed(f"The tool finished, but its outcome cannot be stored: {exc}")
+                    continue
+                except Exception as exc:
+                    failures += 1
+                    if failures == 1:
+                        logger.warning("task %s: storing its outcome failed (%s); retrying", self.task_id[:8], exc)
+                    if self.host.stopping:
+                        logger.warning("task %s: outcome not stored before shutdown; handed over", self.task_id[:8])
+                        return
+                    await anyio.sleep(backoff.next())
 
     # -- status messages from progress reports --
 

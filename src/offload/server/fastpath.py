@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import decode_header_value
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,7 +29,9 @@ from offload.protocol import (
     declares_extension,
 )
 from offload.server import bridge
+from offload.server.faults import INCIDENTS, RETRY_AFTER_S, store_error
 from offload.server.handlers import TaskHandlers
+from offload.store import StoreError
 
 __all__ = ["FastTaskGet"]
 
@@ -60,8 +63,16 @@ class FastTaskGet:
             return
         body, complete = await _read_body(receive)
         if complete:
-            reply = await self._answer(body, headers)
+            try:
+                reply = await self._answer(body, headers)
+            except StoreError as exc:
+                # The store is down: say so at once, with HTTP 503 and Retry-After (the SDK path would
+                # answer the same JSON-RPC error, but cannot set the status).
+                await _send_json(send, _error_body(body, store_error(exc)), status=503, retry_after=RETRY_AFTER_S)
+                return
             if reply is not None:
+                if INCIDENTS.since is not None:
+                    INCIDENTS.recovered()
                 await _send_json(send, reply)
                 return
         await self.app(scope, _replay(body, complete, receive), send)
@@ -151,12 +162,18 @@ def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_json(send: Send, payload: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
-        }
-    )
+def _error_body(body: bytes, error: MCPError) -> bytes:
+    try:
+        rid = json.loads(body).get("id")
+    except (ValueError, AttributeError, RecursionError):
+        rid = None
+    payload = {"jsonrpc": "2.0", "id": rid, "error": error.error.model_dump(by_alias=True, exclude_none=True)}
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+async def _send_json(send: Send, payload: bytes, *, status: int = 200, retry_after: int | None = None) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

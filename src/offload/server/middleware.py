@@ -13,7 +13,8 @@ in this order, each answering a clear JSON-RPC error:
    the body is authoritative and the header exists for intermediaries to route on; clients such
    as fastmcp-tasks send none, and FastMCP's own server accepts that too.
 
-`subscriptions/listen` requests that name `taskIds` go to the push streams (`listen.py`).
+`subscriptions/listen` requests that name `taskIds` go to the push streams (`listen.py`). A store
+fault on any request becomes the one clear error of `faults.py`.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from mcp.shared.inbound import decode_header_value
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from offload.protocol import HEADER_MISMATCH, INVALID_PARAMS, TASK_METHODS
+from offload.server.faults import INCIDENTS, store_error
 from offload.server.gates import declares_tasks, missing_capability
 from offload.server.handlers import TaskHandlers
 from offload.server.listen import TaskStreams
+from offload.store import StoreError
 
 __all__ = ["TasksMiddleware", "check_task_params"]
 
@@ -45,6 +48,15 @@ class TasksMiddleware:
         self.strict_mcp_name = strict_mcp_name
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        try:
+            result = await self._route(ctx, call_next)
+        except StoreError as exc:
+            raise store_error(exc) from None
+        if INCIDENTS.since is not None:
+            INCIDENTS.recovered()
+        return result
+
+    async def _route(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         method = ctx.method
         if method in TASK_METHODS:
             if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:

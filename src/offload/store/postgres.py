@@ -288,7 +288,8 @@ class PostgresStore(TaskStore):
         pool = self._db()
 
         def warn(exc: BaseException, delay: float) -> None:
-            logger.warning("PostgreSQL at %s unreachable (%s); retrying in %.2fs", self.url, exc, delay)
+            # Debug only: a request that still fails is reported once per incident by the caller.
+            logger.debug("PostgreSQL at %s unreachable (%s); retrying in %.2fs", self.url, exc, delay)
 
         try:
             conn = await retry(
@@ -549,13 +550,16 @@ class PostgresStore(TaskStore):
     async def _keep_listening(self) -> None:
         """Watch the LISTEN connection (closed, or silent to a ping) and open a new one when lost."""
         backoff = Backoff(initial=0.1, cap=5.0)
+        lost = False  # one log line when events stop, one when they resume
         while True:
             try:
                 conn = self._listener
                 if conn is None or conn.is_closed():
                     await self._drop_listener()
                     conn = await self._listen()
-                    logger.info("task event listener reconnected to %s", self.url)
+                    if lost:
+                        lost = False
+                        logger.warning("task event listener reconnected to %s", self.url)
                     backoff.reset()
                 try:
                     await asyncio.wait_for(self._listener_lost.wait(), self.listen_check_s)
@@ -567,7 +571,9 @@ class PostgresStore(TaskStore):
                 raise
             except Exception as exc:
                 delay = backoff.next()
-                logger.warning("task event listener on %s lost (%s); reconnecting in %.1fs", self.url, exc, delay)
+                if not lost:
+                    lost = True
+                    logger.warning("task event listener on %s lost (%s); reconnecting", self.url, exc)
                 await self._drop_listener()
                 await asyncio.sleep(delay)
 

@@ -162,8 +162,14 @@ class RedisStore(TaskStore):
         if self._client is not None:
             return
         # No automatic retry of commands: a script sent again after a lost reply could apply twice.
+        # health_check_interval: a pooled connection idle for a second is pinged before use, so the first
+        # request after a Redis restart gets a fresh connection instead of failing on a dead one.
         pool = aioredis.BlockingConnectionPool.from_url(
-            self._conn_url, decode_responses=True, max_connections=self.max_connections, timeout=30
+            self._conn_url,
+            decode_responses=True,
+            max_connections=self.max_connections,
+            timeout=30,
+            health_check_interval=1,
         )
         client: Any = aioredis.Redis(connection_pool=pool)
         try:
@@ -360,6 +366,7 @@ class RedisStore(TaskStore):
     async def _listen(self) -> None:
         """Deliver what arrives on the channel, on this event loop, reconnecting after any failure."""
         backoff = Backoff(initial=0.1, cap=5.0)
+        interrupted = False  # one log line when events stop, one when they resume
         while True:
             pubsub = self._redis().pubsub()
             try:
@@ -377,6 +384,9 @@ class RedisStore(TaskStore):
                         elif kind == "subscribe":  # the server has us: from now on nothing is missed
                             self._listening.set()
                             backoff.reset()
+                            if interrupted:
+                                interrupted = False
+                                logger.warning("task events from %s resumed", self.url)
                         continue
                     if now - last_seen < self.listener_idle_s:
                         continue
@@ -388,7 +398,9 @@ class RedisStore(TaskStore):
                 raise
             except (RedisError, OSError) as exc:
                 delay = backoff.next()
-                logger.warning("task events from %s interrupted (%s); reconnecting in %.1fs", self.url, exc, delay)
+                if not interrupted:
+                    interrupted = True
+                    logger.warning("task events from %s interrupted (%s); reconnecting", self.url, exc)
             except Exception:
                 delay = backoff.next()
                 logger.exception("task event listener failed; restarting in %.1fs", delay)
