@@ -334,6 +334,19 @@ class TaskContract:
     # -- purge_expired --
 
     @pytest.mark.anyio
+    async def test_count_live_counts_a_principals_live_tasks_only(self, store: TaskStore) -> None:
+        who = f"user:{new_id()}"
+        ids = [new_id() for _ in range(4)]
+        await store.create(make(ids[0], principal=who))
+        await store.create(make(ids[1], principal=who, status="input_required"))
+        await store.create(make(ids[2], principal=who, status="completed"))
+        await store.create(make(ids[3], principal=f"other:{new_id()}"))
+        assert await store.count_live(who) == 2
+        await store.update(ids[0], {"status": "failed", "error": {"code": 1, "message": "x"}})
+        assert await store.count_live(who) == 1
+        assert await store.count_live(f"nobody:{new_id()}") == 0
+
+    @pytest.mark.anyio
     async def test_purge_expired_removes_exactly_the_expired(self, store: TaskStore) -> None:
         at_100 = make(created_ms=T0, ttl_ms=100)  # expires T0+100
         at_100_done = make(created_ms=T0 + 40, ttl_ms=60, status="completed", result={})  # expires T0+100

@@ -15,10 +15,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequestParams, ElicitResult
 
 from helpers import ServerProcess, wait_until
-from offload.client import InputUnhandled, TaskCancelled, TaskClient, TaskFailed
+from offload.client import TaskCancelled, TaskClient, TaskFailed
 
 
 def _server(tmp_path: Path, **env: str) -> ServerProcess:
@@ -120,11 +121,14 @@ def test_input_is_answered_once_per_key(polling_server: ServerProcess) -> None:
 
 
 def test_no_input_handler_fails_clearly(server: ServerProcess) -> None:
+    # A client with no elicitation handler declares no elicitation capability, so the server refuses the
+    # question at once (-32021 naming it) instead of parking a task nobody can answer.
     async def run() -> None:
         async with TaskClient(server.url) as client:
-            with pytest.raises(InputUnhandled, match="no handler"):
+            with pytest.raises(MCPError, match="elicitation") as info:
                 with anyio.fail_after(20):
                     await client.call_tool("ask_twice")
+            assert info.value.error.code == -32021
 
     anyio.run(run)
 

@@ -27,7 +27,13 @@ class Name(BaseModel):
 
 
 PORT = os.environ.get("OFFLOAD_TEST_PORT", "8000")
-tasks = Tasks("memory://", poll_interval_ms=200)
+# Small admission limits, so the tests can reach them (the defaults are 1000 each).
+tasks = Tasks(
+    "memory://",
+    poll_interval_ms=200,
+    max_running=int(os.environ.get("OFFLOAD_TEST_MAX_RUNNING", "1000")),
+    max_tasks_per_caller=int(os.environ.get("OFFLOAD_TEST_PER_CALLER", "1000")),
+)
 server = MCPServer(
     "offload-auth",
     extensions=[tasks],
@@ -49,3 +55,11 @@ async def ask_name(ctx: Context) -> str:
 async def quick() -> str:
     await anyio.sleep(0.01)
     return "quick"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def parked(ctx: Context) -> str:
+    """Waits for an answer: a task that stays unfinished until cancelled."""
+    r = await ctx.elicit("Hold on?", Name)
+    return r.action

@@ -269,7 +269,9 @@ async def test_keys_stay_under_the_prefix_and_indexes_empty_when_tasks_go(prefix
             f"{prefix}instances",
             f"{prefix}owned:instance-a",
             f"{prefix}queued",
+            f"{prefix}live:user:alice",
         }
+        assert await admin.smembers(f"{prefix}live:user:alice") == {"a", "q"}  # for count_live
         assert await admin.smembers(f"{prefix}owned:instance-a") == {"a"}  # terminal tasks leave the index
         assert await admin.zrange(f"{prefix}queued", 0, -1) == ["q"]
         assert await store.purge_expired(T0 + 10) == 3

@@ -331,7 +331,7 @@ async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     await store.open()
     try:
-        assert _user_version(path) == SCHEMA_VERSION == 3
+        assert _user_version(path) == SCHEMA_VERSION == 4
         old = await store.get("old")
         assert old is not None and old.status == "input_required"
         assert await store.answer("old", {"k": {"action": "accept"}}) == {"k": {"action": "accept"}}
@@ -366,7 +366,7 @@ async def test_a_version_2_file_turns_leases_into_instances(tmp_path: Path) -> N
     store = SQLiteStore(path)
     await store.open()
     try:
-        assert _user_version(path) == 3
+        assert _user_version(path) == SCHEMA_VERSION
         with sqlite3.connect(path) as db:
             assert dict(db.execute("SELECT owner, alive_until_ms FROM instances").fetchall()) == {
                 "a": T0 + 9_000,

@@ -19,6 +19,9 @@ INPUT_TIMEOUT: Final = -32050
 WORKER_LOST: Final = -32051
 #: A `subscriptions/listen` stream ended because its reader fell behind and notifications were dropped.
 LISTEN_OVERFLOW: Final = -32052
+#: Over an admission limit: too many tasks in flight on the instance, too many unfinished tasks for
+#: the caller, or too many notification streams. Nothing was created; `data` says the limit.
+TOO_MANY_TASKS: Final = -32054
 #: A task whose time to live ran out before it finished (tasks.md: "servers MAY mark a task as failed
 #: at any point after the TTL elapses").
 TTL_EXPIRED: Final = -32053
@@ -41,6 +44,7 @@ __all__ = [
     "LISTEN_OVERFLOW",
     "MISSING_REQUIRED_CLIENT_CAPABILITY",
     "NOT_FOUND_MESSAGE",
+    "TOO_MANY_TASKS",
     "TTL_EXPIRED",
     "WORKER_LOST",
     "required_capabilities_data",

@@ -28,6 +28,7 @@ from offload.protocol import (
     EXTENSION_ID,
     INTERNAL_ERROR,
     MODERN_VERSION,
+    TOO_MANY_TASKS,
     TaskIdParams,
     UpdateTaskParams,
     create_task_result,
@@ -74,6 +75,7 @@ class Tasks(Extension):
         max_running: int = 1000,
         role: Role = "all",
         strict_mcp_name: bool = False,
+        max_tasks_per_caller: int | None = 1000,
     ) -> None:
         self.store = open_store(store) if isinstance(store, str) else store
         self.defaults = TaskPolicy(
@@ -95,6 +97,7 @@ class Tasks(Extension):
         )
         self.handlers = TaskHandlers(self.runtime, max_update_bytes=max_update_bytes)
         self.strict_mcp_name = strict_mcp_name
+        self.max_tasks_per_caller = max_tasks_per_caller
         self._declared: dict[str, TaskPolicy] = {}
         self._resolved: dict[str, TaskPolicy] = {}
         self._server: MCPServer[Any] | None = None
@@ -258,9 +261,32 @@ class Tasks(Extension):
         if not self.runtime.started:
             logger.error(NOT_RUNNING)
             raise MCPError(code=INTERNAL_ERROR, message=NOT_RUNNING)
+        await self._admit(authenticated_principal(ctx))
         if not self.runtime.executes:
             return await self._enqueue(params, ctx, policy)
         return await self._run_as_task(params, ctx, call_next, policy)
+
+    async def _admit(self, principal: str | None) -> None:
+        """Refuse, before anything runs or is stored, a call over an admission limit.
+
+        The per-caller count is read before the task is created, so calls racing each other can pass
+        the limit by as many as run at once: it bounds a runaway caller, it is not a quota.
+        """
+        runtime = self.runtime
+        if runtime.executes and len(runtime.executions) >= runtime.max_running:
+            raise MCPError(
+                code=TOO_MANY_TASKS,
+                message=f"This server is running its limit of {runtime.max_running} tasks; try again shortly",
+                data={"limit": runtime.max_running, "retryAfterMs": 1000},
+            )
+        cap = self.max_tasks_per_caller
+        if cap is not None and await self.store.count_live(principal) >= cap:
+            raise MCPError(
+                code=TOO_MANY_TASKS,
+                message=f"You have {cap} unfinished tasks on this server, its limit per caller: wait for some to "
+                "finish or cancel some before starting more",
+                data={"limit": cap},
+            )
 
     async def _enqueue(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], policy: TaskPolicy

@@ -20,10 +20,11 @@ from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY, event_matches, ev
 from mcp_types import SubscriptionFilter
 from pydantic import ValidationError
 
-from offload.protocol import INVALID_PARAMS, LISTEN_OVERFLOW, detailed_task
+from offload.protocol import INVALID_PARAMS, LISTEN_OVERFLOW, TOO_MANY_TASKS, detailed_task
 from offload.server import bridge
 from offload.server.gates import declares_tasks, missing_capability
 from offload.server.handlers import TaskHandlers, visible
+from offload.server.watch import TaskWatcher
 from offload.store import TaskRecord, now_ms
 
 __all__ = ["TaskStreams"]
@@ -32,17 +33,18 @@ logger = logging.getLogger(__name__)
 
 MAX_TASK_IDS = 1000
 MAX_BACKLOG = 1024
-WATCH_INTERVAL_S = 0.25
-RESYNC_INTERVAL_S = 5.0
 
 
 class TaskStreams:
     """`subscriptions/listen` with `taskIds`: the stream of `notifications/tasks` for the caller's tasks."""
 
-    def __init__(self, handlers: TaskHandlers, server: MCPServer[Any]) -> None:
+    def __init__(self, handlers: TaskHandlers, server: MCPServer[Any], *, max_streams_per_caller: int = 16) -> None:
         self.runtime = handlers.runtime
         self.store = handlers.store
         self.server = server
+        self.watcher = TaskWatcher(handlers.runtime)
+        self.max_streams_per_caller = max_streams_per_caller
+        self._open: dict[str | None, int] = {}  # streams open on this instance, per principal
 
     async def listen(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """Serve the request when it names `taskIds`; anything else goes to the SDK untouched."""
@@ -69,6 +71,13 @@ class TaskStreams:
         self, ctx: ServerRequestContext[Any, Any], task_ids: list[str], requested: SubscriptionFilter
     ) -> dict[str, Any]:
         principal = authenticated_principal(ctx)
+        if self._open.get(principal, 0) >= self.max_streams_per_caller:
+            raise MCPError(
+                code=TOO_MANY_TASKS,
+                message=f"At most {self.max_streams_per_caller} task notification streams per caller on this "
+                "server; close one (or name more taskIds in one stream) first",
+                data={"limit": self.max_streams_per_caller},
+            )
         now = now_ms()
         current: dict[str, TaskRecord] = {}
         for task_id in dict.fromkeys(task_ids):
@@ -113,7 +122,8 @@ class TaskStreams:
                 push((note["method"], note.get("params") or {}))
 
         # Subscribe before acknowledging so no change between the two is lost.
-        self.runtime.listeners.add(on_task)
+        self._open[principal] = self._open.get(principal, 0) + 1
+        unwatch = self.watcher.watch(list(current), on_task)
         unsubscribe = bridge.subscription_bus(self.server).subscribe(on_event)
         try:
             ack = {"notifications": {**honored.model_dump(by_alias=True, exclude_none=True), "taskIds": list(current)}}
@@ -123,16 +133,13 @@ class TaskStreams:
                 fresh = await self.store.get(task_id)
                 if fresh is not None:
                     on_task(fresh)
-            async with anyio.create_task_group() as tg:
-                # Watch the store too: closely when other processes cannot reach us with events, and
-                # as a slow safety net when they can (an event sent while a listener reconnects is lost).
-                interval = RESYNC_INTERVAL_S if self.store.shared_events else WATCH_INTERVAL_S
-                tg.start_soon(self._watch, list(current), on_task, interval)
-                async for method, params in recv:
-                    await bridge.notify_on_request(ctx, method, params)
-                tg.cancel_scope.cancel()
+            async for method, params in recv:
+                await bridge.notify_on_request(ctx, method, params)
         finally:
-            self.runtime.listeners.discard(on_task)
+            unwatch()
+            self._open[principal] -= 1
+            if not self._open[principal]:
+                del self._open[principal]
             try:
                 unsubscribe()
             except Exception:
@@ -149,17 +156,6 @@ class TaskStreams:
                 data={SUBSCRIPTION_ID_META_KEY: ctx.request_id},
             )
         return {"resultType": "complete", "_meta": {**meta, **_server_info(self.server)}}
-
-    async def _watch(self, task_ids: list[str], on_task: Any, interval: float) -> None:
-        live = set(task_ids)
-        while live:
-            await anyio.sleep(interval)
-            for task_id in list(live):
-                record = await self.store.get(task_id)
-                if record is None or record.terminal:
-                    live.discard(task_id)
-                if record is not None:
-                    on_task(record)
 
 
 def _state_mark(record: TaskRecord) -> tuple[Any, ...]:

@@ -6,7 +6,9 @@ other, on any instance. Layout (layout version 2) under the key prefix P, passed
 - `P owned:<owner>`: set of the live tasks an owner holds;
 - `P queued`: sorted set of live tasks without an owner, by creation time (handed out oldest first);
 - `P expires`: sorted set of tasks with a TTL, by `created_ms + ttl_ms`;
-- `P answered`: set of tasks with answers waiting for their owner.
+- `P answered`: set of tasks with answers waiting for their owner;
+- `P live:<principal>`: set of a principal's live tasks (`P live:` for tasks without one), for
+  admission limits (tasks created before this set existed are not counted).
 
 Scripts compute these keys from the prefix, so the store needs one Redis (standalone or a
 Sentinel-managed primary), not Redis Cluster.
@@ -20,11 +22,13 @@ _HELPERS = """
 local function live(st) return st == 'working' or st == 'input_required' end
 local function int(n) return string.format('%d', n) end
 local function reindex(P, k, id, old_owner, was_live)
-  local f = redis.call('HMGET', k, 'status', 'owner', 'created_ms', 'ttl_ms')
+  local f = redis.call('HMGET', k, 'status', 'owner', 'created_ms', 'ttl_ms', 'principal')
+  local by_principal = P .. 'live:' .. (f[5] or '')
   if was_live then
     if old_owner then redis.call('SREM', P .. 'owned:' .. old_owner, id) else redis.call('ZREM', P .. 'queued', id) end
   end
   if live(f[1]) then
+    redis.call('SADD', by_principal, id)
     if f[2] then
       redis.call('SADD', P .. 'owned:' .. f[2], id)
       redis.call('ZADD', P .. 'instances', 'NX', 0, f[2])  -- an owner nobody heard from is dead
@@ -33,6 +37,7 @@ local function reindex(P, k, id, old_owner, was_live)
     end
   else
     redis.call('SREM', P .. 'answered', id)
+    redis.call('SREM', by_principal, id)
   end
   if f[4] then
     redis.call('ZADD', P .. 'expires', int(tonumber(f[3]) + tonumber(f[4])), id)
@@ -187,9 +192,10 @@ local ids = redis.call('ZRANGEBYSCORE', P .. 'expires', '-inf', ARGV[2], 'LIMIT'
 local n = 0
 for _, id in ipairs(ids) do
   local k = P .. 'task:' .. id
-  local f = redis.call('HMGET', k, 'status', 'owner')
+  local f = redis.call('HMGET', k, 'status', 'owner', 'principal')
   if live(f[1]) then
     if f[2] then redis.call('SREM', P .. 'owned:' .. f[2], id) else redis.call('ZREM', P .. 'queued', id) end
+    redis.call('SREM', P .. 'live:' .. (f[3] or ''), id)
   end
   n = n + redis.call('DEL', k)
   redis.call('ZREM', P .. 'expires', id)

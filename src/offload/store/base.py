@@ -204,6 +204,23 @@ class TaskStore(abc.ABC):
     async def answered_tasks(self, owner: str) -> list[str]:
         """Ids of this owner's live tasks that have answers waiting."""
 
+    async def changed_since(self, task_ids: list[str], since_ms: int) -> list[TaskRecord]:
+        """Those of these tasks whose `updated_ms` is `since_ms` or later (push streams' safety net).
+
+        This default reads each task; a backend that can find recent changes directly overrides it
+        so the cost follows the number of changes, not of watched tasks.
+        """
+        out: list[TaskRecord] = []
+        for task_id in task_ids:
+            record = await self.get(task_id)
+            if record is not None and record.updated_ms >= since_ms:
+                out.append(record)
+        return out
+
+    @abc.abstractmethod
+    async def count_live(self, principal: str | None) -> int:
+        """How many live (working or input_required) tasks this principal has: admission limits use it."""
+
     @abc.abstractmethod
     async def purge_expired(self, at_ms: int) -> int:
         """Delete tasks whose TTL has passed, `purge_batch` at a time; return how many."""

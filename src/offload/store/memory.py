@@ -88,6 +88,9 @@ class MemoryStore(TaskStore):
         held = self._by_owner.get(owner, {})
         return [tid for tid in self._answers if tid in held]
 
+    async def count_live(self, principal: str | None) -> int:
+        return sum(1 for rec in self._tasks.values() if rec.principal == principal and not rec.terminal)
+
     async def purge_expired(self, at_ms: int) -> int:
         gone = [tid for tid, rec in self._tasks.items() if rec.expired(at_ms)]
         for tid in gone:

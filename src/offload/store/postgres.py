@@ -51,7 +51,7 @@ from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CHANNEL = "offload_events"
 #: pg_advisory_xact_lock key that serializes migrations (any instance, any offload version).
 MIGRATION_LOCK = 0x6F66_666C_6F61_6401  # "offload" + 1
@@ -95,6 +95,8 @@ _MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE offload_tasks DROP COLUMN lease_ms",
         f"CREATE INDEX offload_tasks_live_owner ON offload_tasks (owner, created_ms) WHERE status IN {_LIVE}",
     ],
+    # v3: live tasks by principal, for the per-caller admission limit.
+    3: [f"CREATE INDEX offload_tasks_live_principal ON offload_tasks (principal) WHERE status IN {_LIVE}"],
 }
 
 _O_COLUMNS = ", ".join(f"o.{name}" for name in _sql.FIELDS)
@@ -418,6 +420,13 @@ class PostgresStore(TaskStore):
             f"SELECT task_id FROM offload_tasks WHERE owner=$1 AND answers IS NOT NULL AND status IN {_LIVE}", owner
         )
         return [row["task_id"] for row in rows]
+
+    async def count_live(self, principal: str | None) -> int:
+        count: int = await self._fetchval(
+            f"SELECT COUNT(*) FROM offload_tasks WHERE principal IS NOT DISTINCT FROM $1 AND status IN {_LIVE}",
+            principal,
+        )
+        return count
 
     async def purge_expired(self, at_ms: int) -> int:
         total = 0

@@ -325,6 +325,10 @@ class RedisStore(TaskStore):
         ids: set[str] = await self._call("sinter", f"{self.prefix}owned:{owner}", self._answered)
         return list(ids)
 
+    async def count_live(self, principal: str | None) -> int:
+        count: int = await self._call("scard", f"{self.prefix}live:{principal or ''}")
+        return count
+
     async def purge_expired(self, at_ms: int) -> int:
         total = 0
         while True:  # in batches, so one script never holds the server for long

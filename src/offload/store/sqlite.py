@@ -28,7 +28,7 @@ from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: `PRAGMA synchronous` settings offered: NORMAL (the default) survives a process crash; FULL
 #: syncs the WAL at every commit (group-committed here), so a task also survives a machine crash.
 SYNCHRONOUS = ("NORMAL", "FULL")
@@ -74,6 +74,12 @@ _MIGRATIONS: dict[int, list[str]] = {
         "DROP INDEX tasks_lease",
         "ALTER TABLE tasks DROP COLUMN lease_ms",
         f"CREATE INDEX tasks_live_owner ON tasks(owner, created_ms) WHERE status IN {_LIVE}",
+    ],
+    # v4: live tasks by principal, for the per-caller admission limit; tasks by last change, so push
+    # streams find what other processes changed without reading every task they follow.
+    4: [
+        f"CREATE INDEX tasks_live_principal ON tasks(principal) WHERE status IN {_LIVE}",
+        "CREATE INDEX tasks_updated ON tasks(updated_ms)",
     ],
 }
 
@@ -215,6 +221,7 @@ class SQLiteStore(TaskStore):
         self.path = str(path)
         self.url = f"sqlite:///{self.path}" + ("" if self.synchronous == "NORMAL" else f"?synchronous={synchronous}")
         self._reader: sqlite3.Connection | None = None
+        self._data_version: Any = None
         self._writer: _Writer | None = None
         self._tmpdir: str | None = None
 
@@ -368,6 +375,27 @@ class SQLiteStore(TaskStore):
             (owner,),
         )
         return [r[0] for r in rows]
+
+    async def changed_since(self, task_ids: list[str], since_ms: int) -> list[TaskRecord]:
+        # PRAGMA data_version moves when another connection (another process) commits: if it did not,
+        # nothing can have changed that this process did not already announce itself.
+        version = self._query("PRAGMA data_version", ())[0][0]
+        if version == self._data_version:
+            return []
+        self._data_version = version
+        wanted = set(task_ids)
+        rows = self._query("SELECT task_id FROM tasks WHERE updated_ms >= ?", (since_ms,))
+        hits = [r[0] for r in rows if r[0] in wanted]
+        out: list[TaskRecord] = []
+        for task_id in hits:
+            record = await self.get(task_id)
+            if record is not None:
+                out.append(record)
+        return out
+
+    async def count_live(self, principal: str | None) -> int:
+        rows = self._query(f"SELECT COUNT(*) FROM tasks WHERE principal IS ? AND status IN {_LIVE}", (principal,))
+        return int(rows[0][0])
 
     async def purge_expired(self, at_ms: int) -> int:
         batch = self.purge_batch
