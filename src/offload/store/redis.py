@@ -349,8 +349,16 @@ class RedisStore(TaskStore):
     # -- events --
 
     async def publish(self, event: TaskEvent) -> None:
-        """PUBLISH to every instance's listener, this store's own included."""
-        await self._call("publish", self.channel, encode_event(event))
+        """PUBLISH to every instance's listener, this store's own included.
+
+        Events are hints: if Redis cannot be reached the event is dropped with a warning (as the
+        PostgreSQL store does), and the write it announces, already stored, stands.
+        """
+        payload = encode_event(event)
+        try:
+            await self._call("publish", self.channel, payload)
+        except StoreError as exc:
+            logger.warning("could not publish task event %s for %s: %s", event.kind, event.task_id, exc)
 
     def _on_message(self, data: Any) -> None:
         event = decode_event(data, self.channel)
