@@ -56,8 +56,9 @@ def _fault(exc: BaseException) -> StoreError | None:
     """The store fault a driver error means, if it is one."""
     if isinstance(exc, _UNREACHABLE):
         return StoreUnavailable(f"Redis unreachable: {exc}")
-    if isinstance(exc, ResponseError) and str(exc).startswith(("OOM", "MISCONF")):
-        return StoreFull(f"Redis: {exc}")
+    # Inside a script the reply reads "Error running script ...: -OOM command not allowed ...".
+    if isinstance(exc, ResponseError) and ("OOM command not allowed" in str(exc) or "MISCONF" in str(exc)):
+        return StoreFull(f"Redis: {str(exc).rsplit(': -', 1)[-1]}")
     return None
 
 
