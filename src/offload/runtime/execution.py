@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR
 from offload.runtime.policy import TaskPolicy
 from offload.store.base import Change, TaskRecord
+from offload.store.errors import StoreEncodingError
 
 if TYPE_CHECKING:
     from offload.runtime.engine import TaskRuntime
@@ -279,6 +280,9 @@ class Execution:
                 try:
                     await self.runtime.write(self.task_id, self._outcome_change())
                     return
+                except StoreEncodingError as exc:  # no store can keep it: fail the task, saying where
+                    reason = str(exc).encode("utf-8", "backslashreplace").decode()
+                    self.outcome = ("error", {"code": INTERNAL_ERROR, "message": f"The tool's outcome {reason}"})
                 except Exception:
                     if attempt == OUTCOME_ATTEMPTS - 1:
                         raise
