@@ -282,7 +282,10 @@ class Execution:
                     return
                 except StoreEncodingError as exc:  # no store can keep it: fail the task, saying where
                     reason = str(exc).encode("utf-8", "backslashreplace").decode()
-                    self.outcome = ("error", {"code": INTERNAL_ERROR, "message": f"The tool's outcome {reason}"})
+                    self.outcome = (
+                        "error",
+                        {"code": INTERNAL_ERROR, "message": f"The tool's outcome could not be stored ({reason})"},
+                    )
                 except Exception:
                     if attempt == OUTCOME_ATTEMPTS - 1:
                         raise
