@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
-from offload.store import StoreUnavailable, TaskEvent, TaskRecord, open_store
+from offload.store import StoreFull, StoreUnavailable, TaskEvent, TaskRecord, open_store
 from redis_server import RedisServer, redis_url, unique_prefix
 from store_contract import T0, sample_record
 
@@ -46,12 +46,17 @@ async def opened(prefix: str, **kw: Any) -> AsyncIterator[RedisStore]:
 
 
 @asynccontextmanager
-async def raw() -> AsyncIterator[Any]:
-    client: Any = aioredis.Redis.from_url(redis_url(), decode_responses=True)
+async def raw_client(url: str) -> AsyncIterator[Any]:
+    client: Any = aioredis.Redis.from_url(url, decode_responses=True)
     try:
         yield client
     finally:
         await client.aclose()
+
+
+def raw() -> Any:
+    """An admin client on the session's server."""
+    return raw_client(redis_url())
 
 
 async def _wait_for(check: Callable[[], bool], what: str, timeout: float = 10) -> None:
@@ -430,10 +435,10 @@ async def test_a_stopped_server_is_reported_unavailable_and_recovered_from_witho
                 store.create(sample_record("lost")),
                 store.heartbeat("me", T0),
                 store.claim_orphans(T0, "me"),
-                store.publish(TaskEvent("new", "x")),
             ):
                 with pytest.raises(StoreUnavailable, match="Redis unreachable"):
                     await call
+            await store.publish(TaskEvent("new", "x"))  # a hint: dropped with a warning, not raised
             await anyio.to_thread.run_sync(server.restart)
             with anyio.fail_after(30):
                 while True:
@@ -445,5 +450,33 @@ async def test_a_stopped_server_is_reported_unavailable_and_recovered_from_witho
             assert await store.get("after") == sample_record("after")
         finally:
             await store.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.anyio
+async def test_redis_past_maxmemory_raises_store_full_and_keeps_what_was_stored() -> None:
+    server = RedisServer()
+    try:
+        async with raw_client(server.url) as admin:
+            await admin.config_set("maxmemory-policy", "noeviction")
+            await admin.config_set("maxmemory", "2mb")
+            store = RedisStore(server.url, prefix=unique_prefix())
+            await store.open()
+            try:
+                stored: list[str] = []
+                blob = {"content": [{"type": "text", "text": "x" * 20_000}]}
+                with pytest.raises(StoreFull, match="OOM command not allowed"):
+                    for i in range(1000):
+                        await store.create(sample_record(f"t{i}", result=blob))
+                        stored.append(f"t{i}")
+                assert 0 < len(stored) < 1000
+                assert await store.get(f"t{len(stored)}") is None  # the refused task left nothing behind
+                assert await store.get(stored[-1]) == sample_record(stored[-1], result=blob)
+                await admin.config_set("maxmemory", "0")  # the operator raises the limit: writes resume
+                await store.create(sample_record("after"))
+                assert await store.get("after") == sample_record("after")
+            finally:
+                await store.close()
     finally:
         server.stop()

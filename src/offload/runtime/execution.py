@@ -322,8 +322,9 @@ class Execution:
                     if failures:
                         logger.warning("task %s: outcome stored after %d failed tries", self.task_id[:8], failures)
                     return
-                except StoreEncodingError as exc:
-                    change = _failed(f"The tool finished, but its outcome cannot be stored: {exc}")
+                except StoreEncodingError as exc:  # no store can keep it: fail the task, saying where
+                    reason = str(exc).encode("utf-8", "backslashreplace").decode()
+                    change = _failed(f"The tool finished, but its outcome cannot be stored: {reason}")
                     continue
                 except Exception as exc:
                     failures += 1

@@ -6,6 +6,8 @@ from copy import deepcopy
 from dataclasses import replace
 from typing import Any
 
+import anyio
+
 from offload.store._rules import check_change, check_record, dump_json, load_json
 from offload.store.base import Change, TaskRecord, TaskStore, now_ms
 
@@ -93,15 +95,22 @@ class MemoryStore(TaskStore):
 
     async def purge_expired(self, at_ms: int) -> int:
         gone = [tid for tid, rec in self._tasks.items() if rec.expired(at_ms)]
-        for tid in gone:
-            rec = self._tasks.pop(tid)
+        deleted = 0
+        for i, tid in enumerate(gone):
+            if i and i % self.purge_batch == 0:
+                await anyio.sleep(0)  # let the event loop breathe between batches
+            rec = self._tasks.get(tid)
+            if rec is None or not rec.expired(at_ms):  # purged (or replaced) meanwhile
+                continue
+            del self._tasks[tid]
+            deleted += 1
             self._answers.pop(tid, None)
             if not rec.terminal:
                 held = self._by_owner.get(rec.owner, {})
                 held.pop(tid, None)
                 if not held:
                     self._by_owner.pop(rec.owner, None)
-        return len(gone)
+        return deleted
 
     async def heartbeat(self, owner: str, until_ms: int, *, at_ms: int | None = None) -> bool:
         at = now_ms() if at_ms is None else at_ms

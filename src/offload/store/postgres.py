@@ -100,7 +100,11 @@ _MIGRATIONS: dict[int, list[str]] = {
 }
 
 _O_COLUMNS = ", ".join(f"o.{name}" for name in _sql.FIELDS)
+_OWNER_PARAM = f"${INSERT_COLUMNS.index('owner') + 1}::text"
+#: One statement (one round trip): make the owner known (see `_KNOW_OWNER`), then insert the task.
 _INSERT = (
+    f"WITH known AS (INSERT INTO offload_instances (owner, alive_until_ms) SELECT {_OWNER_PARAM}, 0 "
+    f"WHERE {_OWNER_PARAM} IS NOT NULL ON CONFLICT (owner) DO NOTHING) "
     f"INSERT INTO offload_tasks ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(INSERT_COLUMNS) + 1))}) ON CONFLICT (task_id) DO NOTHING"
 )
@@ -336,12 +340,8 @@ class PostgresStore(TaskStore):
         check_record(record)
         docs = {name: _doc(name, getattr(record, name)) for name in ("result", "error", "input_requests", "request")}
         values = _sql.insert_values(record, docs, _text)
-        async with self._conn() as conn, conn.transaction():
-            if record.owner is not None:
-                await conn.execute(_KNOW_OWNER, record.owner)
-            status = await conn.execute(_INSERT, *values)
-            if _rowcount(status) == 0:
-                raise ValueError(f"task {record.task_id!r} already exists")
+        if _rowcount(await self._execute(_INSERT, *values)) == 0:
+            raise ValueError(f"task {record.task_id!r} already exists")
 
     async def get(self, task_id: str) -> TaskRecord | None:
         row = await self._fetchrow(f"SELECT {COLUMNS} FROM offload_tasks WHERE task_id=$1", task_id)

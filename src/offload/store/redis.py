@@ -56,8 +56,9 @@ def _fault(exc: BaseException) -> StoreError | None:
     """The store fault a driver error means, if it is one."""
     if isinstance(exc, _UNREACHABLE):
         return StoreUnavailable(f"Redis unreachable: {exc}")
-    if isinstance(exc, ResponseError) and str(exc).startswith(("OOM", "MISCONF")):
-        return StoreFull(f"Redis: {exc}")
+    # Inside a script the reply reads "Error running script ...: -OOM command not allowed ...".
+    if isinstance(exc, ResponseError) and ("OOM command not allowed" in str(exc) or "MISCONF" in str(exc)):
+        return StoreFull(f"Redis: {str(exc).rsplit(': -', 1)[-1]}")
     return None
 
 
@@ -359,8 +360,16 @@ class RedisStore(TaskStore):
     # -- events --
 
     async def publish(self, event: TaskEvent) -> None:
-        """PUBLISH to every instance's listener, this store's own included."""
-        await self._call("publish", self.channel, encode_event(event))
+        """PUBLISH to every instance's listener, this store's own included.
+
+        Events are hints: if Redis cannot be reached the event is dropped with a warning (as the
+        PostgreSQL store does), and the write it announces, already stored, stands.
+        """
+        payload = encode_event(event)
+        try:
+            await self._call("publish", self.channel, payload)
+        except StoreError as exc:
+            logger.warning("could not publish task event %s for %s: %s", event.kind, event.task_id, exc)
 
     def _on_message(self, data: Any) -> None:
         event = decode_event(data, self.channel)
