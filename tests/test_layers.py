@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "offload"
 RANK = {"_backoff": 0, "protocol": 0, "store": 1, "runtime": 2, "server": 3, "client": 3, "agent": 4}
-# entry points (cli, cli_tasks, demo, gateway) may import anything; the package root re-exports
+# entry points (cli/, demo, gateway) may import anything; the package root re-exports
 
 
 def _layer(module: str) -> str | None:

@@ -109,12 +109,12 @@ def test_call_key_value_arguments_are_json_when_they_parse(server: ServerProcess
     out = ok(offload("call", server.url, "echo", "n=3", "flag=true", "word=hi", journal=journal))
     assert json.loads(out) == {"n": 3, "flag": True, "word": "hi"}
     base = json.dumps({"n": 1, "flag": False, "word": "from json"})
-    out = ok(offload("call", server.url, "echo", "--json", base, "n=7", journal=journal))
+    out = ok(offload("call", server.url, "echo", "--args", base, "n=7", journal=journal))
     assert json.loads(out) == {"n": 7, "flag": False, "word": "from json"}
 
 
 def test_call_json_output_is_the_call_tool_result(server: ServerProcess, journal: Path) -> None:
-    for args in (("call", "--output", "json"), ("--json", "call")):
+    for args in (("call", "--json"), ("--json", "call"), ("call", "--output", "json")):
         result = json.loads(ok(offload(*args, server.url, "slow", "steps=1", journal=journal)))
         assert result["isError"] is False
         assert result["content"][0]["text"] == "slow done after 1 steps"
@@ -188,7 +188,7 @@ def test_task_answer_answers_an_elicitation(server: ServerProcess, journal: Path
     task_id = detach(server, journal, "ask_name")
     (key,) = wait_status(server, task_id, ("input_required",))["inputRequests"]
     responses = json.dumps({key: {"action": "accept", "content": {"name": "Grace"}}})
-    ok(offload("task", "answer", server.url, task_id, "--json", responses, journal=journal))
+    ok(offload("task", "answer", server.url, task_id, "--responses", responses, journal=journal))
     assert ok(offload("task", "wait", server.url, task_id, journal=journal)).strip() == "Hello, Grace!"
 
 
@@ -258,7 +258,7 @@ def test_an_unknown_task_id_gives_one_line(server: ServerProcess, journal: Path)
         ("task", "wait", server.url, "no-such-task"),
         ("task", "cancel", server.url, "no-such-task"),
         ("task", "answer", server.url, "no-such-task", "k={}"),
-        ("task", "get", server.url, "-no-such-task-but-a-dashed-id"),  # ids may start with "-"
+        ("task", "get", server.url, "--", "-no-such-task-but-a-dashed-id"),  # ids may start with "-"
     ]
     for proc in offload_each(commands, journal=journal):
         line = one_error_line(proc, 1)
@@ -268,7 +268,7 @@ def test_an_unknown_task_id_gives_one_line(server: ServerProcess, journal: Path)
 def test_usage_errors_exit_2(server: ServerProcess, journal: Path) -> None:
     commands = [
         ("call", server.url, "echo", "not-a-pair"),
-        ("call", server.url, "echo", "--json", "[1, 2]"),
+        ("call", server.url, "echo", "--args", "[1, 2]"),
         ("call", "ftp://example.com", "echo"),
         ("task", "answer", server.url, "some-task", "key=not json"),
         ("task", "answer", server.url, "some-task"),
