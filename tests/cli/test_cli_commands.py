@@ -13,86 +13,12 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_helpers import CLI_DEADLINE_S, detach, offload, offload_each, ok, one_error_line, task_json, wait_status
 
-from helpers import DEADLINE_S, OFFLOAD, Client, ServerProcess, free_port
-
-CLI_DEADLINE_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("cli-server")
-    srv = ServerProcess("cli_server.py", base / "tasks.db", base / "server.log")
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "journal.db"
-
-
-def offload(*args: str, journal: Path, stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
-    """Run `offload ARGS`; the journal goes to `journal` ($OFFLOAD_JOURNAL), never to the real home."""
-    env = {**os.environ, "OFFLOAD_JOURNAL": str(journal)}
-    env.pop("OFFLOAD_TOKEN", None)
-    env.pop("OFFLOAD_DEBUG", None)
-    proc = subprocess.run(
-        [OFFLOAD, *args], capture_output=True, text=True, stdin=stdin, env=env, timeout=CLI_DEADLINE_S
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
-def offload_each(commands: list[tuple[str, ...]], *, journal: Path) -> list[subprocess.CompletedProcess[str]]:
-    """Several independent `offload` runs at once (each process spends most of its time importing)."""
-    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-        return list(pool.map(lambda args: offload(*args, journal=journal), commands))
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
-    return proc.stdout
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str], code: int | None = None) -> str:
-    """The command failed with exactly one `offload: ...` line on stderr."""
-    assert proc.returncode != 0, f"expected failure, got 0; stdout: {proc.stdout}"
-    if code is not None:
-        assert proc.returncode == code, f"exit {proc.returncode}, expected {code}; stderr: {proc.stderr}"
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got: {proc.stderr!r}"
-    assert lines[0].startswith("offload: "), lines[0]
-    return lines[0]
-
-
-def task_json(server: ServerProcess, task_id: str, journal: Path) -> dict[str, Any]:
-    return dict(json.loads(ok(offload("task", "get", server.url, task_id, "--json", journal=journal))))
-
-
-def wait_status(server: ServerProcess, task_id: str, statuses: tuple[str, ...]) -> dict[str, Any]:
-    """Poll over raw HTTP (a CLI process per poll would only be slower); the CLI is checked elsewhere."""
-    client = Client(server.url)
-    try:
-        return client.wait_for(task_id, statuses, timeout=CLI_DEADLINE_S)
-    finally:
-        client.close()
-
-
-def detach(server: ServerProcess, journal: Path, *call: str) -> str:
-    out = ok(offload("call", "--detach", server.url, *call, journal=journal))
-    lines = out.splitlines()
-    assert len(lines) == 1, out
-    task_id = lines[0].strip()
-    assert len(task_id) == 43, task_id
-    return task_id
-
+from helpers import DEADLINE_S, OFFLOAD, ServerProcess, free_port
 
 # -- call --
 

@@ -16,6 +16,9 @@ from offload.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PENDING, EXIT_
 
 __all__ = ["explain", "report", "run"]
 
+#: What a shell reports for a process ended by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
+
 
 def report(message: str) -> None:
     """The error line: `offload: <message>`, whitespace folded onto one line."""
@@ -39,6 +42,10 @@ def run(command: Callable[[Any, Context], Awaitable[int]], args: Any) -> int:
     except KeyboardInterrupt:  # only if the SIGINT handler was not ours (a test calling main() in a thread)
         report(" ".join(filter(None, ["interrupted;", ctx.resume_hint()])))
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `offload ... | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not fail again
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         if os.environ.get("OFFLOAD_DEBUG"):
             raise
