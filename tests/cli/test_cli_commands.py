@@ -8,17 +8,11 @@ Deadlines are generous and nothing asserts timing.
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
-from cli_helpers import CLI_DEADLINE_S, detach, offload, offload_each, ok, one_error_line, task_json, wait_status
+from cli_helpers import detach, offload, offload_each, ok, one_error_line, task_json, wait_status
 
-from helpers import DEADLINE_S, OFFLOAD, ServerProcess, free_port
+from helpers import ServerProcess, free_port
 
 # -- call --
 
@@ -204,48 +198,3 @@ def test_usage_errors_exit_2(server: ServerProcess, journal: Path) -> None:
     for proc in mine:
         one_error_line(proc, 2)
     assert argparse_error.returncode == 2
-
-
-# -- a terminal --
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
-def test_call_asks_at_a_terminal(server: ServerProcess, journal: Path) -> None:
-    import pty
-
-    master, slave = pty.openpty()
-    env = {**os.environ, "OFFLOAD_JOURNAL": str(journal)}
-    proc = subprocess.Popen(
-        [OFFLOAD, "call", server.url, "ask_name"], stdin=slave, stderr=slave, stdout=subprocess.PIPE, env=env
-    )
-    os.close(slave)
-    seen = b""
-
-    def read_until(marker: bytes) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + CLI_DEADLINE_S
-        while marker not in seen:
-            assert time.monotonic() < deadline, f"no {marker!r} on the terminal; saw {seen!r}"
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    seen += os.read(master, 4096)
-                except OSError:
-                    break
-
-    try:
-        read_until(b"Please enter your name.")
-        read_until(b"Answer?")
-        os.write(master, b"\n")
-        read_until(b"Name")
-        os.write(master, b"Ada\n")
-        out, _ = proc.communicate(timeout=CLI_DEADLINE_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=DEADLINE_S)
-        os.close(master)
-    assert proc.returncode == 0, seen
-    assert out.decode().strip() == "Hello, Ada!"
-    assert b"Traceback" not in seen
-    assert b"\r" in seen  # the status line is rewritten in place on a terminal
