@@ -42,7 +42,7 @@ def offload(
 
 def offload_each(commands: list[tuple[str, ...]], *, journal: Path) -> list[subprocess.CompletedProcess[str]]:
     """Several independent `offload` runs at once (each process spends most of its time importing)."""
-    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(commands), 4)) as pool:
         return list(pool.map(lambda args: offload(*args, journal=journal), commands))
 
 

@@ -30,7 +30,7 @@ class OffloadParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         hint = ""
         if self.prog.startswith("offload task ") and ("TASK_ID" in message or "unrecognized arguments: -" in message):
-            hint = "; a task id that starts with '-' goes after '--': offload task get URL -- TASK_ID"
+            hint = f"; a task id that starts with '-' goes after '--': {self.prog} URL -- TASK_ID"
         report(f"{message}{hint} (see `{self.prog} --help`)")
         sys.exit(2)
 

@@ -245,7 +245,11 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     call.add_argument("url", metavar="URL", help="the server's MCP endpoint, e.g. http://127.0.0.1:8000/mcp")
     call.add_argument("tool", metavar="TOOL", help="the tool's name (`offload tools URL` lists them)")
     call.add_argument(
-        "pairs", nargs="*", metavar="KEY=VALUE", help="optional, repeatable: one argument, typed by the tool's schema"
+        "pairs",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="optional, repeatable: one argument, typed by the tool's schema",
     )
     call.add_argument("--args", metavar="JSON", help="the whole argument object as JSON (KEY=VALUE words go over it)")
     call.add_argument("--json-args", dest="args", help=argparse.SUPPRESS)  # the old spelling
@@ -288,7 +292,11 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     _json_flag(p, "the server's answer")
     p = task_parser("answer", "tasks/update: answer the task's input requests", _task_answer)
     p.add_argument(
-        "pairs", nargs="*", metavar="KEY=JSON", help="an inputRequests key and its answer (see the format below)"
+        "pairs",
+        nargs="*",
+        default=[],
+        metavar="KEY=JSON",
+        help="an inputRequests key and its answer (see the format below)",
     )
     p.add_argument("--responses", metavar="JSON", help="the whole inputResponses object: '{\"KEY\": {...}}'")
     p.add_argument("--no-check", action="store_true", help="send without checking the answer against the request")
