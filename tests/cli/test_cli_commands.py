@@ -8,6 +8,7 @@ Deadlines are generous and nothing asserts timing.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from cli_helpers import detach, offload, offload_each, ok, one_error_line, task_json, wait_status
@@ -198,3 +199,12 @@ def test_usage_errors_exit_2(server: ServerProcess, journal: Path) -> None:
     for proc in mine:
         one_error_line(proc, 2)
     assert argparse_error.returncode == 2
+
+
+def test_in_a_pipe_the_status_is_plain_lines_with_the_progress(server: ServerProcess, journal: Path) -> None:
+    proc = offload("call", server.url, "counted", "total=5", journal=journal)
+    assert ok(proc).strip() == "counted to 5"
+    assert "\x1b" not in proc.stderr and "\r" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert any(re.fullmatch(r"task \S+… working \d+\.\ds  [1-5]/5", line) for line in lines), lines
+    assert len(lines) == len(set(lines))  # one line per change
