@@ -35,8 +35,23 @@ class OffloadParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def build_parser() -> OffloadParser:
-    from offload.cli import gateway, listing, serve, tasks
+#: The module that builds and runs each command.
+_MODULES = {
+    "serve": "serve",
+    "worker": "serve",
+    "demo": "serve",
+    "gateway": "gateway",
+    "tools": "listing",
+    "tasks": "listing",
+    "call": "tasks",
+    "task": "tasks",
+}
+
+
+def build_parser(command: str | None = None) -> OffloadParser:
+    """The whole parser; with `command`, only that command's module is imported (the others get a stub
+    that lists them in `offload --help`), so `offload call` never imports the gateway or the server."""
+    import importlib
 
     parser = OffloadParser(
         prog="offload", formatter_class=_Formatter, description=helptext.MAIN.description, epilog=helptext.MAIN.epilog
@@ -45,11 +60,18 @@ def build_parser() -> OffloadParser:
         "--json", dest="global_json", action="store_true", help="client commands: print JSON for programs"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve.add_parsers(sub, _Formatter)
-    gateway.add_parsers(sub, _Formatter)
-    listing.add_parsers(sub, _Formatter)
-    tasks.add_parsers(sub, _Formatter)
+    wanted = {_MODULES[command]} if command in _MODULES else set(_MODULES.values())
+    for name, module in _MODULES.items():
+        if module not in wanted:
+            sub.add_parser(name, help=helptext.SUMMARY[name], add_help=False)
+        elif name not in sub.choices:
+            importlib.import_module(f"offload.cli.{module}").add_parsers(sub, _Formatter)
     return parser
+
+
+def _command(words: Sequence[str]) -> str | None:
+    """The command word: the first one that is not a top-level option."""
+    return next((w for w in words if not w.startswith("-")), None)
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -78,7 +100,8 @@ def _subparser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
 
 def dispatch(argv: Sequence[str] | None, sigint: Any) -> int:
     """Parse and run one command. Server commands get SIGINT back (`sigint`) to shut down gracefully."""
-    args = parse(build_parser(), argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parse(build_parser(_command(words)), words)
     if args.command not in _CLIENT_COMMANDS:
         interrupt.restore(sigint)
     return int(args.func(args))

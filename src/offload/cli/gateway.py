@@ -26,7 +26,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
     gw = sub.add_parser(
         "gateway",
-        help="serve an existing MCP server (stdio command or URL) with durable tasks",
+        help=helptext.SUMMARY["gateway"],
         description=helptext.GATEWAY.description,
         epilog=helptext.GATEWAY.epilog,
         formatter_class=formatter,

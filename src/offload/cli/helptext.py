@@ -11,6 +11,7 @@ __all__ = [
     "GATEWAY",
     "MAIN",
     "SERVE",
+    "SUMMARY",
     "TASK",
     "TASKS",
     "TASK_COMMANDS",
@@ -24,6 +25,18 @@ class Help(NamedTuple):
     description: str
     epilog: str
 
+
+#: One line per command, in the order `offload --help` lists them.
+SUMMARY = {
+    "serve": "serve an MCPServer with tasks over Streamable HTTP or stdio",
+    "worker": "claim and run tasks from a shared store (no HTTP)",
+    "demo": "run an example server and a task-aware client against it",
+    "gateway": "serve an existing MCP server (stdio command or URL) with durable tasks",
+    "tools": "list a server's tools and their arguments",
+    "tasks": "list the tasks in the client journal (unfinished by default)",
+    "call": "call a tool; follow the task it starts to its end (or --detach)",
+    "task": "one task by id: get, wait, cancel, answer",
+}
 
 EXITS = """exit codes: 0 ok, 1 failed (task, tool or server error), 2 usage, 3 unreachable,
             4 still running (--timeout, or input needed), 130 interrupted"""

@@ -171,7 +171,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
     tools = sub.add_parser(
         "tools",
-        help="list a server's tools and their arguments",
+        help=helptext.SUMMARY["tools"],
         description=helptext.TOOLS.description,
         epilog=helptext.TOOLS.epilog,
         formatter_class=formatter,
@@ -183,7 +183,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
     tasks = sub.add_parser(
         "tasks",
-        help="list the tasks in the client journal (unfinished by default)",
+        help=helptext.SUMMARY["tasks"],
         description=helptext.TASKS.description,
         epilog=helptext.TASKS.epilog,
         formatter_class=formatter,

@@ -63,7 +63,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     target_help = "MODULE:SERVER, MODULE, or path/to/file.py[:SERVER] (an MCPServer that uses Tasks)"
     serve = sub.add_parser(
         "serve",
-        help="serve an MCPServer with tasks over Streamable HTTP or stdio",
+        help=helptext.SUMMARY["serve"],
         description=helptext.SERVE.description,
         epilog=helptext.SERVE.epilog,
         formatter_class=formatter,
@@ -92,7 +92,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
     worker = sub.add_parser(
         "worker",
-        help="claim and run tasks from a shared store (no HTTP)",
+        help=helptext.SUMMARY["worker"],
         description=helptext.WORKER.description,
         epilog=helptext.WORKER.epilog,
         formatter_class=formatter,
@@ -103,7 +103,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
     demo = sub.add_parser(
         "demo",
-        help="run an example server and a task-aware client against it",
+        help=helptext.SUMMARY["demo"],
         description=helptext.DEMO.description,
         epilog=helptext.DEMO.epilog,
         formatter_class=formatter,

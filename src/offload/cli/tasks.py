@@ -237,7 +237,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
     call = sub.add_parser(
         "call",
-        help="call a tool; follow the task it starts to its end (or --detach)",
+        help=helptext.SUMMARY["call"],
         description=helptext.CALL.description,
         epilog=helptext.CALL.epilog,
         formatter_class=formatter,
@@ -262,7 +262,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
     task = sub.add_parser(
         "task",
-        help="one task by id: get, wait, cancel, answer",
+        help=helptext.SUMMARY["task"],
         description=helptext.TASK.description,
         epilog=helptext.TASK.epilog,
         formatter_class=formatter,
