@@ -41,7 +41,7 @@ def test_tasks_marks_rows_it_could_not_refresh(journal: Path, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert "working*" in _row(proc.stdout, task_id)
     assert f"* {task_id[:10]}…: not refreshed, cannot reach {gone.url}" in proc.stderr
-    assert time.monotonic() - started < 30  # bounded by the refresh timeout, not a retry loop
+    assert time.monotonic() - started < 90  # bounded by the refresh timeout, not a 120 s retry loop
     (entry,) = json.loads(ok(offload("tasks", "--json", journal=journal)))
     assert entry["refreshed"] is False and "cannot reach" in entry["refreshError"]
 
