@@ -21,7 +21,7 @@ from offload.cli.prompt import Prompter
 from offload.cli.render import describe, print_json, render_result
 from offload.cli.ui import StatusLine
 from offload.cli.values import check_answers, coerce_arguments, parse_object, parse_pairs
-from offload.client import Journal, TaskClient, TaskHandle, WireClient
+from offload.client import Journal, RpcError, TaskClient, TaskHandle, WireClient
 
 __all__ = ["add_parsers"]
 
@@ -110,8 +110,15 @@ def _finish(task: dict[str, Any], *, as_json: bool, whole_task: bool, label: str
 
 
 async def tool_schema(wire: WireClient, tool: str) -> dict[str, Any] | None:
-    """The tool's inputSchema from tools/list, or None when the server does not list it."""
-    for entry in await list_tools(wire):
+    """The tool's inputSchema from tools/list, or None when the server does not list it.
+
+    A server that refuses tools/list gets `{}`: the values are then read as JSON when they parse.
+    """
+    try:
+        tools = await list_tools(wire)
+    except RpcError:
+        return {}
+    for entry in tools:
         if entry.get("name") == tool:
             schema = entry.get("inputSchema")
             return schema if isinstance(schema, dict) else {}
