@@ -84,3 +84,29 @@ async def confirm_first(ctx: Context) -> InputRequiredResult | str:
     await anyio.sleep(0.05)
     content = getattr(answer, "content", None) or {}
     return f"confirmed ok={content.get('ok')}"
+
+
+class Approval(BaseModel):
+    ok: bool
+    copies: int = 1
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def approve(ctx: Context) -> str:
+    """Asks a yes/no question with a typed field once it is a task."""
+    r = await ctx.elicit("Ship it?", Approval)
+    if r.action != "accept":
+        return f"not approved ({r.action})"
+    assert isinstance(r.data.ok, bool)
+    return f"approved ok={r.data.ok} copies={r.data.copies}"
+
+
+@server.tool()
+@tasks.tool(mode="required")
+async def counted(total: int, ctx: Context) -> str:
+    """Reports bare progress (no message): the statusMessage is "N/TOTAL"; waits for `gate` at the end."""
+    for i in range(1, total + 1):
+        await ctx.report_progress(i, total)
+        await anyio.sleep(0.05)
+    return f"counted to {total}"

@@ -15,6 +15,8 @@ from typing import Any
 
 from offload.protocol import TERMINAL
 
+__all__ = ["Journal", "JournalEntry", "args_digest"]
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS client_tasks (
     server TEXT NOT NULL,
@@ -39,6 +41,8 @@ def args_digest(arguments: dict[str, Any] | None) -> str:
 
 @dataclass(frozen=True)
 class JournalEntry:
+    """One task the client started or looked at: where it runs, what it was, where it last stood."""
+
     server: str
     task_id: str
     tool: str | None
@@ -105,9 +109,6 @@ class Journal:
             "UPDATE client_tasks SET answered=?, updated_at=? WHERE server=? AND task_id=?",
             (json.dumps(merged), time.time(), server, task_id),
         )
-
-    def forget(self, server: str, task_id: str) -> None:
-        self._db.execute("DELETE FROM client_tasks WHERE server=? AND task_id=?", (server, task_id))
 
     def get(self, server: str, task_id: str) -> JournalEntry | None:
         row = self._db.execute(

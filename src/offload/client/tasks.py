@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -29,10 +30,22 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, ErrorData, InputRequest, Result
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from offload.client.errors import InputUnhandled, TaskCancelled, TaskError, TaskFailed, TaskTimeout
+from offload._backoff import Backoff, retry
+from offload.client.errors import (
+    InputUnhandled,
+    RpcError,
+    TaskCancelled,
+    TaskError,
+    TaskFailed,
+    TaskTimeout,
+    Unavailable,
+    Unreachable,
+)
 from offload.client.journal import Journal
-from offload.client.wire import RpcError, Unavailable, WireClient
+from offload.client.wire import WireClient
 from offload.protocol import EXTENSION_ID, INVALID_PARAMS, TERMINAL
+
+__all__ = ["PUSH_SAFETY_POLL_S", "CreateTaskResult", "TaskClient", "TaskHandle", "TasksClientExtension"]
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +250,17 @@ class TaskHandle:
             self._on_update(task)
 
 
+#: Answers no retry changes: unknown/expired task, missing capability, routing mismatch, no such method.
+_FINAL_CODES = frozenset({INVALID_PARAMS, -32021, -32020, -32601})
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    RpcError,
+    Unavailable,
+    httpx2.TransportError,
+    ValidationError,
+    ValueError,
+)
+
+
 class _PushState:
     __slots__ = ("active", "changed", "frames", "fresh")
 
@@ -264,9 +288,17 @@ class TaskClient:
         min_poll_ms: int = 50,
         jitter: float = 0.1,
         max_backoff_s: float = 30.0,
-        max_errors: int = 20,
+        retry_for_s: float = 120.0,
         timeout_s: float = 30.0,
+        answers_later: bool = False,
     ) -> None:
+        """`retry_for_s`: how long tasks/* requests are retried through connection errors, 5xx and
+        429/503 before `Unreachable` is raised (the task keeps running on the server).
+        `timeout_s`: one HTTP request's timeout.
+        `answers_later`: declare elicitation even without a callback, because the program answers a
+        task's questions another way (with `TaskHandle.answer`, or `offload task answer` later). A server
+        asks only for input the client declared it can give; `wait()` still stops with `InputUnhandled`
+        when a question arrives, so the caller can answer it."""
         self.url = url
         self.token = token
         self.journal = Journal(journal) if isinstance(journal, str | Path) else journal
@@ -278,9 +310,17 @@ class TaskClient:
         self.min_poll_ms = min_poll_ms
         self.jitter = jitter
         self.max_backoff_s = max_backoff_s
-        self.max_errors = max_errors
+        self.retry_for_s = retry_for_s
         self.timeout_s = timeout_s
+        #: Wall-clock time of the first failure in the current run of failed requests, else None:
+        #: a status display can say "reconnecting since ...".
+        self.unreachable_since: float | None = None
+        #: The last error of that run.
+        self.last_error: BaseException | None = None
         caps: dict[str, Any] = {}
+        if elicitation_callback is None and answers_later:
+            elicitation_callback = _answered_later
+        self._answers_later = answers_later
         if elicitation_callback is not None:
             caps["elicitation"] = {}
         if sampling_callback is not None:
@@ -290,7 +330,9 @@ class TaskClient:
         self.wire = WireClient(url, capabilities=caps, token=token, timeout=timeout_s)
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self._sdk = Client(
-            streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=timeout_s)),
+            streamable_http_client(
+                url, http_client=httpx2.AsyncClient(headers=headers, timeout=timeout_s, follow_redirects=True)
+            ),
             mode="2026-07-28",
             extensions=[TasksClientExtension(self)],
             elicitation_callback=elicitation_callback,
@@ -371,35 +413,48 @@ class TaskClient:
         return base * (1 + random.uniform(0, self.jitter))
 
     async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One tasks/* request, retried with backoff on transient failures.
+        """One tasks/* request, retried with backoff through transient failures for `retry_for_s`.
 
-        Unknown, expired or foreign tasks (-32602) and capability errors are final.
+        Unknown, expired or foreign tasks (-32602), capability and routing errors are final
+        (`TaskError`), and so is an answer that is not JSON-RPC (`BadResponse`). A 429/503 waits at
+        least its Retry-After. Giving up raises `Unreachable`.
         """
-        errors = 0
-        delay = max(self.default_poll_ms / 1000, 0.2)
-        last: Exception | None = None
-        while True:
+        task_id = params.get("taskId")
+        extra_wait = 0.0  # what a Retry-After asks for beyond the backoff's own delay
+
+        async def attempt() -> dict[str, Any]:
+            nonlocal extra_wait
+            if extra_wait:
+                await anyio.sleep(extra_wait)
+                extra_wait = 0.0
+            self.requests_sent += 1
             try:
-                self.requests_sent += 1
                 return await self.wire.result(method, params)
             except RpcError as exc:
-                if exc.code == INVALID_PARAMS or exc.code == -32021 or exc.code == -32020 or exc.code == -32601:
-                    raise TaskError(
-                        f"{method} {params.get('taskId', '')}: {exc.message}", params.get("taskId")
-                    ) from exc
-                wait, last = delay, exc
-            except Unavailable as exc:
-                wait, last = (exc.retry_after_s if exc.retry_after_s is not None else delay), exc
-            except (httpx2.TransportError, ValidationError, ValueError) as exc:
-                logger.debug("%s failed (%r); will retry", method, exc)
-                wait, last = delay, exc
-            errors += 1
-            if errors >= self.max_errors:
-                raise TaskError(
-                    f"{method} kept failing ({errors} attempts, last: {last!r}); giving up", params.get("taskId")
-                ) from last
-            await anyio.sleep(min(wait, self.max_backoff_s) * (1 + random.uniform(0, self.jitter)))
-            delay = min(delay * 2, self.max_backoff_s)
+                if exc.code in _FINAL_CODES:
+                    raise TaskError(f"{method} {task_id or ''}: {exc.message}", task_id) from exc
+                raise
+
+        def on_retry(exc: BaseException, delay: float) -> None:
+            nonlocal extra_wait
+            logger.debug("%s failed (%r); retrying in %.2f s", method, exc, delay)
+            if self.unreachable_since is None:
+                self.unreachable_since = time.time()
+            self.last_error = exc
+            if isinstance(exc, Unavailable) and exc.retry_after_s is not None:
+                extra_wait = max(0.0, min(exc.retry_after_s, self.max_backoff_s) - delay)
+
+        backoff = Backoff(initial=max(self.default_poll_ms / 1000, 0.1), cap=self.max_backoff_s, jitter=self.jitter)
+        try:
+            reply = await retry(
+                attempt, backoff=backoff, deadline_s=self.retry_for_s, retry_on=_TRANSIENT, on_retry=on_retry
+            )
+        except _TRANSIENT as exc:
+            since = self.unreachable_since or time.time()
+            raise Unreachable(method, self.url, since, exc, task_id) from exc
+        self.unreachable_since = None
+        self.last_error = None
+        return reply
 
     async def _dispatch_input(self, task_id: str, key: str, raw: dict[str, Any]) -> Any:
         """Answer one inputRequest with the handler the SDK would use for the same standalone request."""
@@ -424,3 +479,14 @@ class TaskClient:
         if isinstance(answer, ErrorData):
             raise TaskError(f"task {task_id}: the {method} handler declined: {answer.message}", task_id)
         return answer.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+async def _answered_later(context: ClientRequestContext, params: Any) -> ErrorData:
+    """Stands in for an elicitation handler when the program answers out of band (`answers_later`).
+
+    Only a question asked inline, before any task exists (MRTR), reaches it: that one cannot wait.
+    """
+    return ErrorData(
+        code=-32603,
+        message="elicitation is not supported inline by this client: it answers questions only on tasks (tasks/update)",
+    )

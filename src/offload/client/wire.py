@@ -15,29 +15,12 @@ from typing import Any
 
 import httpx2 as httpx
 
+from offload.client.errors import BadResponse, RpcError, Unavailable
 from offload.protocol import EXTENSION_ID, MODERN_VERSION
 
+__all__ = ["BadResponse", "Reply", "RpcError", "Unavailable", "WireClient"]
+
 _NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
-
-
-class RpcError(Exception):
-    """A JSON-RPC error answer."""
-
-    def __init__(self, code: int, message: str, data: Any = None, http_status: int | None = None) -> None:
-        super().__init__(f"{message} (JSON-RPC error {code})")
-        self.code = code
-        self.message = message
-        self.data = data
-        self.http_status = http_status
-
-
-class Unavailable(Exception):
-    """The server asked us to come back later (429/503) or a proxy could not reach it (502/504)."""
-
-    def __init__(self, http_status: int, retry_after_s: float | None) -> None:
-        super().__init__(f"HTTP {http_status}" + (f", retry after {retry_after_s:g} s" if retry_after_s else ""))
-        self.http_status = http_status
-        self.retry_after_s = retry_after_s
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -49,6 +32,8 @@ def _retry_after(value: str | None) -> float | None:
 
 @dataclass
 class Reply:
+    """One request's answer: its result, the notifications streamed before it, and the body size."""
+
     result: dict[str, Any]
     notifications: list[dict[str, Any]] = field(default_factory=list)
     raw_bytes: int = 0
@@ -74,7 +59,9 @@ class WireClient:
         self.capabilities = caps
         self.client_info = client_info or {"name": "offload", "version": "0.1.0"}
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(timeout=timeout)
+        # 307/308 keep the method and body (RFC 9110 15.4.8/9): `/mcp/` redirected to `/mcp` works for
+        # every method, not only for the SDK's tools/call.
+        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
         self._ids = itertools.count(1)
 
     async def __aenter__(self) -> WireClient:
@@ -136,6 +123,8 @@ class WireClient:
             except ValueError:
                 message = None
         if message is None:
+            if resp.status_code >= 300:
+                raise BadResponse(resp.status_code, str(resp.url), _snippet(raw))
             raise RpcError(-32603, f"HTTP {resp.status_code} with no JSON-RPC answer", http_status=resp.status_code)
         if "error" in message:
             err = message["error"]
@@ -156,8 +145,10 @@ class WireClient:
                 raw = await resp.aread()
                 try:
                     err = json.loads(raw).get("error", {})
-                except ValueError:
+                except (ValueError, AttributeError):
                     err = {}
+                if not err and resp.status_code >= 300:
+                    raise BadResponse(resp.status_code, str(resp.url), _snippet(raw))
                 raise RpcError(err.get("code", -32603), err.get("message", f"HTTP {resp.status_code}"), err.get("data"))
             async for line in resp.aiter_lines():
                 if line.startswith("data:"):
@@ -169,4 +160,11 @@ class WireClient:
                         raise RpcError(err.get("code", -32603), err.get("message", ""), err.get("data"))
 
     async def result(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`call` for the result alone."""
         return (await self.call(method, params)).result
+
+
+def _snippet(raw: bytes) -> str:
+    """The start of a non-JSON-RPC body, one line, for an error message."""
+    text = " ".join(raw[:200].decode(errors="replace").split())
+    return text[:80] + ("…" if len(text) > 80 else "")

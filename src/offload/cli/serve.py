@@ -1,10 +1,12 @@
-"""The `offload` command: `demo`, `serve`, `gateway`, and the client commands `call`, `task`, `tasks` (cli_tasks.py)."""
+"""`offload serve`, `offload worker` and `offload demo`: the server side on the command line."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["add_parsers"]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -74,23 +76,30 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(workdir=args.dir, fast=args.fast)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from offload.cli_tasks import add_client_commands
+def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    from offload.cli import helptext
 
-    parser = argparse.ArgumentParser(prog="offload", description="Durable MCP Tasks for the official MCP Python SDK")
-    parser.add_argument(
-        "--json", dest="global_json", action="store_true", help="client commands: print JSON for programs"
+    target_help = "MODULE:SERVER, MODULE, or path/to/file.py[:SERVER] (an MCPServer that uses Tasks)"
+    serve = sub.add_parser(
+        "serve",
+        help=helptext.SUMMARY["serve"],
+        description=helptext.SERVE.description,
+        epilog=helptext.SERVE.epilog,
+        formatter_class=formatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    serve = sub.add_parser("serve", help="serve an MCPServer with tasks over Streamable HTTP or stdio")
-    serve.add_argument("target", help="MODULE:SERVER, MODULE, or path/to/file.py[:SERVER]")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--store", help="task store URL, e.g. sqlite:///tasks.db (overrides the server's own)")
+    serve.add_argument("target", metavar="TARGET", help=target_help)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s); the endpoint is /mcp")
+    serve.add_argument("--store", help="task store URL, e.g. sqlite:///tasks.db (default: the server's own)")
     serve.add_argument("--stdio", action="store_true", help="serve on stdin/stdout instead of HTTP")
     serve.add_argument(
-        "--allow-host", action="append", default=[], metavar="NAME[:PORT]", help="extra Host/Origin to accept"
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="accept this Host/Origin too (repeatable; only loopback names by default)",
     )
     serve.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE streams")
     serve.add_argument(
@@ -140,33 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
-    worker = sub.add_parser("worker", help="claim and run tasks from a shared store (no HTTP)")
-    worker.add_argument("target", help="MODULE:SERVER, MODULE, or path/to/file.py[:SERVER]")
+    worker = sub.add_parser(
+        "worker",
+        help=helptext.SUMMARY["worker"],
+        description=helptext.WORKER.description,
+        epilog=helptext.WORKER.epilog,
+        formatter_class=formatter,
+    )
+    worker.add_argument("target", metavar="TARGET", help=target_help)
     worker.add_argument("--store", help="task store URL shared with the front instances")
     worker.set_defaults(func=_worker)
 
-    from offload.gateway.cli import add_gateway_parser
-
-    add_gateway_parser(sub)
-
-    demo = sub.add_parser("demo", help="run an example server and a task-aware client against it")
+    demo = sub.add_parser(
+        "demo",
+        help=helptext.SUMMARY["demo"],
+        description=helptext.DEMO.description,
+        epilog=helptext.DEMO.epilog,
+        formatter_class=formatter,
+    )
     demo.add_argument("--dir", help="where to keep the demo's task store (default: a new temporary folder)")
     demo.add_argument("--fast", action="store_true", help="shorter operation, for tests")
     demo.set_defaults(func=_demo)
-
-    add_client_commands(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from offload.cli_tasks import parse_args
-
-    args = parse_args(build_parser(), argv)
-    try:
-        return int(args.func(args))
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

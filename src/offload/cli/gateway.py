@@ -1,4 +1,4 @@
-"""`offload gateway`: put durable tasks in front of an existing MCP server."""
+"""`offload gateway`: put durable tasks in front of an existing MCP server (configuration: gateway/config.py)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,18 @@ from offload.gateway.config import (
 )
 from offload.runtime import MODES
 
+__all__ = ["add_parsers", "build_config", "run_gateway"]
 
-def add_gateway_parser(sub: Any) -> None:
+
+def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    from offload.cli import helptext
+
     gw = sub.add_parser(
         "gateway",
-        help="serve an existing MCP server (stdio command or URL) with durable tasks",
-        description="Durable MCP Tasks in front of an unchanged MCP server. "
-        "Example: offload gateway --upstream 'npx -y @modelcontextprotocol/server-everything'",
+        help=helptext.SUMMARY["gateway"],
+        description=helptext.GATEWAY.description,
+        epilog=helptext.GATEWAY.epilog,
+        formatter_class=formatter,
     )
     gw.add_argument("--upstream", metavar="COMMAND|URL", help="a stdio server command line, or a Streamable HTTP URL")
     gw.add_argument("--config", metavar="FILE", help="gateway.toml: upstreams, budgets, per-tool policy, store")

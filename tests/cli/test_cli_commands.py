@@ -8,91 +8,12 @@ Deadlines are generous and nothing asserts timing.
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+import re
 from pathlib import Path
-from typing import Any
 
-import pytest
+from cli_helpers import detach, offload, offload_each, ok, one_error_line, task_json, wait_status
 
-from helpers import DEADLINE_S, OFFLOAD, Client, ServerProcess, free_port
-
-CLI_DEADLINE_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    base = tmp_path_factory.mktemp("cli-server")
-    srv = ServerProcess("cli_server.py", base / "tasks.db", base / "server.log")
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "journal.db"
-
-
-def offload(*args: str, journal: Path, stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
-    """Run `offload ARGS`; the journal goes to `journal` ($OFFLOAD_JOURNAL), never to the real home."""
-    env = {**os.environ, "OFFLOAD_JOURNAL": str(journal)}
-    env.pop("OFFLOAD_TOKEN", None)
-    env.pop("OFFLOAD_DEBUG", None)
-    proc = subprocess.run(
-        [OFFLOAD, *args], capture_output=True, text=True, stdin=stdin, env=env, timeout=CLI_DEADLINE_S
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
-def offload_each(commands: list[tuple[str, ...]], *, journal: Path) -> list[subprocess.CompletedProcess[str]]:
-    """Several independent `offload` runs at once (each process spends most of its time importing)."""
-    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-        return list(pool.map(lambda args: offload(*args, journal=journal), commands))
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
-    return proc.stdout
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str], code: int | None = None) -> str:
-    """The command failed with exactly one `offload: ...` line on stderr."""
-    assert proc.returncode != 0, f"expected failure, got 0; stdout: {proc.stdout}"
-    if code is not None:
-        assert proc.returncode == code, f"exit {proc.returncode}, expected {code}; stderr: {proc.stderr}"
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got: {proc.stderr!r}"
-    assert lines[0].startswith("offload: "), lines[0]
-    return lines[0]
-
-
-def task_json(server: ServerProcess, task_id: str, journal: Path) -> dict[str, Any]:
-    return dict(json.loads(ok(offload("task", "get", server.url, task_id, "--json", journal=journal))))
-
-
-def wait_status(server: ServerProcess, task_id: str, statuses: tuple[str, ...]) -> dict[str, Any]:
-    """Poll over raw HTTP (a CLI process per poll would only be slower); the CLI is checked elsewhere."""
-    client = Client(server.url)
-    try:
-        return client.wait_for(task_id, statuses, timeout=CLI_DEADLINE_S)
-    finally:
-        client.close()
-
-
-def detach(server: ServerProcess, journal: Path, *call: str) -> str:
-    out = ok(offload("call", "--detach", server.url, *call, journal=journal))
-    lines = out.splitlines()
-    assert len(lines) == 1, out
-    task_id = lines[0].strip()
-    assert len(task_id) == 43, task_id
-    return task_id
-
+from helpers import ServerProcess, free_port
 
 # -- call --
 
@@ -109,12 +30,12 @@ def test_call_key_value_arguments_are_json_when_they_parse(server: ServerProcess
     out = ok(offload("call", server.url, "echo", "n=3", "flag=true", "word=hi", journal=journal))
     assert json.loads(out) == {"n": 3, "flag": True, "word": "hi"}
     base = json.dumps({"n": 1, "flag": False, "word": "from json"})
-    out = ok(offload("call", server.url, "echo", "--json", base, "n=7", journal=journal))
+    out = ok(offload("call", server.url, "echo", "--args", base, "n=7", journal=journal))
     assert json.loads(out) == {"n": 7, "flag": False, "word": "from json"}
 
 
 def test_call_json_output_is_the_call_tool_result(server: ServerProcess, journal: Path) -> None:
-    for args in (("call", "--output", "json"), ("--json", "call")):
+    for args in (("call", "--json"), ("--json", "call"), ("call", "--output", "json")):
         result = json.loads(ok(offload(*args, server.url, "slow", "steps=1", journal=journal)))
         assert result["isError"] is False
         assert result["content"][0]["text"] == "slow done after 1 steps"
@@ -188,7 +109,7 @@ def test_task_answer_answers_an_elicitation(server: ServerProcess, journal: Path
     task_id = detach(server, journal, "ask_name")
     (key,) = wait_status(server, task_id, ("input_required",))["inputRequests"]
     responses = json.dumps({key: {"action": "accept", "content": {"name": "Grace"}}})
-    ok(offload("task", "answer", server.url, task_id, "--json", responses, journal=journal))
+    ok(offload("task", "answer", server.url, task_id, "--responses", responses, journal=journal))
     assert ok(offload("task", "wait", server.url, task_id, journal=journal)).strip() == "Hello, Grace!"
 
 
@@ -258,7 +179,7 @@ def test_an_unknown_task_id_gives_one_line(server: ServerProcess, journal: Path)
         ("task", "wait", server.url, "no-such-task"),
         ("task", "cancel", server.url, "no-such-task"),
         ("task", "answer", server.url, "no-such-task", "k={}"),
-        ("task", "get", server.url, "-no-such-task-but-a-dashed-id"),  # ids may start with "-"
+        ("task", "get", server.url, "--", "-no-such-task-but-a-dashed-id"),  # ids may start with "-"
     ]
     for proc in offload_each(commands, journal=journal):
         line = one_error_line(proc, 1)
@@ -268,7 +189,7 @@ def test_an_unknown_task_id_gives_one_line(server: ServerProcess, journal: Path)
 def test_usage_errors_exit_2(server: ServerProcess, journal: Path) -> None:
     commands = [
         ("call", server.url, "echo", "not-a-pair"),
-        ("call", server.url, "echo", "--json", "[1, 2]"),
+        ("call", server.url, "echo", "--args", "[1, 2]"),
         ("call", "ftp://example.com", "echo"),
         ("task", "answer", server.url, "some-task", "key=not json"),
         ("task", "answer", server.url, "some-task"),
@@ -280,46 +201,10 @@ def test_usage_errors_exit_2(server: ServerProcess, journal: Path) -> None:
     assert argparse_error.returncode == 2
 
 
-# -- a terminal --
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
-def test_call_asks_at_a_terminal(server: ServerProcess, journal: Path) -> None:
-    import pty
-
-    master, slave = pty.openpty()
-    env = {**os.environ, "OFFLOAD_JOURNAL": str(journal)}
-    proc = subprocess.Popen(
-        [OFFLOAD, "call", server.url, "ask_name"], stdin=slave, stderr=slave, stdout=subprocess.PIPE, env=env
-    )
-    os.close(slave)
-    seen = b""
-
-    def read_until(marker: bytes) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + CLI_DEADLINE_S
-        while marker not in seen:
-            assert time.monotonic() < deadline, f"no {marker!r} on the terminal; saw {seen!r}"
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    seen += os.read(master, 4096)
-                except OSError:
-                    break
-
-    try:
-        read_until(b"Please enter your name.")
-        read_until(b"Answer?")
-        os.write(master, b"\n")
-        read_until(b"Name")
-        os.write(master, b"Ada\n")
-        out, _ = proc.communicate(timeout=CLI_DEADLINE_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=DEADLINE_S)
-        os.close(master)
-    assert proc.returncode == 0, seen
-    assert out.decode().strip() == "Hello, Ada!"
-    assert b"Traceback" not in seen
-    assert b"\r" in seen  # the status line is rewritten in place on a terminal
+def test_in_a_pipe_the_status_is_plain_lines_with_the_progress(server: ServerProcess, journal: Path) -> None:
+    proc = offload("call", server.url, "counted", "total=5", journal=journal)
+    assert ok(proc).strip() == "counted to 5"
+    assert "\x1b" not in proc.stderr and "\r" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert any(re.fullmatch(r"task \S+… working \d+\.\ds  [1-5]/5", line) for line in lines), lines
+    assert len(lines) == len(set(lines))  # one line per change
