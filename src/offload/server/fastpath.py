@@ -15,12 +15,12 @@ import json
 from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.shared.inbound import decode_header_value
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from offload.protocol import EXTENSION_ID, MODERN_VERSION, detailed_task
 from offload.server import bridge
 from offload.server.extension import Tasks
+from offload.server.listen import mcp_name_admits, strict_mcp_name
 from offload.store import now_ms
 
 MAX_BODY = 16 * 1024
@@ -96,7 +96,14 @@ class FastTaskGet:
             return None
         if meta.get(_META_VERSION) != MODERN_VERSION or not _declares_tasks(meta.get(_META_CAPS)):
             return None
-        if decode_header_value(headers.get(b"mcp-name", b"").decode("latin-1")) != task_id:
+        name = headers.get(b"mcp-name")
+        # The same routing-header rule as the SDK path (listen.mcp_name_admits); a refusal is worded there.
+        if not mcp_name_admits(
+            None if name is None else name.decode("latin-1"),
+            task_id,
+            strict=strict_mcp_name(self.tasks),
+            protocol_version=MODERN_VERSION,
+        ):
             return None
         record = await self.tasks.store.get(task_id)
         if record is None or record.principal != bridge.current_principal() or record.expired(now_ms()):

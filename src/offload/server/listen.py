@@ -23,7 +23,7 @@ from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY, event_matches, ev
 from mcp_types import SubscriptionFilter
 from pydantic import ValidationError
 
-from offload.protocol import HEADER_MISMATCH, INVALID_PARAMS, TASK_METHODS, detailed_task
+from offload.protocol import HEADER_MISMATCH, INVALID_PARAMS, MODERN_VERSION, TASK_METHODS, detailed_task
 from offload.server import bridge
 from offload.server.gates import declares_tasks, missing_capability
 from offload.store import TaskRecord, now_ms
@@ -42,8 +42,8 @@ RESYNC_INTERVAL_S = 5.0
 class TasksMiddleware:
     """The extension's one server middleware (one layer, so each request pays for it once).
 
-    - Over HTTP, `Mcp-Name` must equal `params.taskId` on tasks/* (tasks.md "Routing Headers"); the
-      SDK checks it only for the methods it knows.
+    - Over HTTP, `Mcp-Name`, when present, must equal `params.taskId` on tasks/* (tasks.md "Routing
+      Headers"; see `mcp_name_admits`); the SDK checks it only for the methods it knows.
     - `subscriptions/listen` requests that name `taskIds` are served here (see the module docstring).
     """
 
@@ -54,7 +54,7 @@ class TasksMiddleware:
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         method = ctx.method
         if method in TASK_METHODS:
-            _check_mcp_name(ctx)
+            _check_mcp_name(ctx, strict=strict_mcp_name(self.tasks))
         elif method == "subscriptions/listen":
             return await self._listen(ctx, call_next)
         return await call_next(ctx)
@@ -158,12 +158,46 @@ class TasksMiddleware:
                     on_task(record)
 
 
-def _check_mcp_name(ctx: ServerRequestContext[Any, Any]) -> None:
+#: Whether a tasks/* request over HTTP that carries no `Mcp-Name` header is rejected (-32020).
+#: The default for every `Tasks` that does not say otherwise (see `strict_mcp_name`).
+STRICT_MCP_NAME = False
+
+
+def strict_mcp_name(tasks: object) -> bool:
+    """The routing-header policy of `tasks`: its own `strict_mcp_name`, else the module default."""
+    return bool(getattr(tasks, "strict_mcp_name", STRICT_MCP_NAME))
+
+
+def mcp_name_admits(header: str | None, task_id: object, *, strict: bool, protocol_version: str | None) -> bool:
+    """Whether an `Mcp-Name` header value (None: absent) admits a tasks/* request for `task_id`.
+
+    tasks.md "Streamable HTTP: Routing Headers" has the client set `Mcp-Name` to `params.taskId` so
+    that intermediaries can route the request; the body stays authoritative. The 2026-07-28
+    transport's Server Validation rejects a header that differs from the body value (-32020), and
+    lists `Mcp-Name` as required only for tools/call, resources/read and prompts/get. So a header
+    that is present must match (after Base64-sentinel decoding), while an absent one is accepted by
+    default: FastMCP's task client (fastmcp-tasks 4.1) sends none, and the server behind such a
+    route has the body. `strict` rejects an absent header too, for deployments whose routing
+    depends on it; only from 2026-07-28 on, as earlier revisions had no routing headers.
+    """
+    if header is None:
+        return not (strict and protocol_version == MODERN_VERSION)
+    return decode_header_value(header) == task_id
+
+
+def _check_mcp_name(ctx: ServerRequestContext[Any, Any], *, strict: bool) -> None:
     headers = getattr(ctx.request, "headers", None) if ctx.request is not None else None
-    if headers is not None:
-        task_id = (ctx.params or {}).get("taskId")
-        if decode_header_value(headers.get("mcp-name")) != task_id:
-            raise MCPError(code=HEADER_MISMATCH, message="Mcp-Name header does not match params.taskId")
+    if headers is None:
+        return  # not HTTP: there are no routing headers to check
+    task_id = (ctx.params or {}).get("taskId")
+    if not mcp_name_admits(
+        headers.get("mcp-name"), task_id, strict=strict, protocol_version=headers.get("mcp-protocol-version")
+    ):
+        if headers.get("mcp-name") is None:
+            raise MCPError(
+                code=HEADER_MISMATCH, message="Mcp-Name header is required on tasks/* (set it to params.taskId)"
+            )
+        raise MCPError(code=HEADER_MISMATCH, message="Mcp-Name header does not match params.taskId")
 
 
 def _state_mark(record: TaskRecord) -> tuple[Any, ...]:
