@@ -72,9 +72,13 @@ async def hang(marker: str) -> str:
     return "unreachable"
 
 
-async def outlive(seconds: float) -> str:
-    """Runs longer than its task's TTL (1.5 s) when `seconds` says so."""
-    await anyio.sleep(seconds)
+async def outlive(seconds: float, marker: str) -> str:
+    """Runs longer than its task's TTL (1.5 s) when `seconds` says so; `marker.stopped` if it is stopped."""
+    try:
+        await anyio.sleep(seconds)
+    except BaseException:
+        Path(f"{marker}.stopped").write_text("stopped")
+        raise
     return f"outlived:{seconds:g}"
 
 
