@@ -82,6 +82,23 @@ async def outlive(seconds: float, marker: str) -> str:
     return f"outlived:{seconds:g}"
 
 
+async def chatter(marker: str, ctx: Context) -> str:
+    """Changes its statusMessage (16 kB each) as fast as it can until `marker.stop` exists.
+
+    Counts its changes in `marker.count` every 100, so a test can wait for a listen stream that is
+    not being read to fall behind by more than its backlog.
+    """
+    pad = "x" * 16_000
+    n = 0
+    while not Path(f"{marker}.stop").exists() and n < 100_000:
+        n += 1
+        await ctx.report_progress(n, None, f"{n} {pad}")
+        await anyio.sleep(0.001)
+        if n % 100 == 0:
+            Path(f"{marker}.count").write_text(str(n))
+    return f"chatted {n} times"
+
+
 # name -> (function, offload task mode, extra policy)
 TOOLS: dict[str, tuple[Callable[..., Any], str, dict[str, Any]]] = {
     "quick": (quick, "forbidden", {}),
@@ -91,6 +108,7 @@ TOOLS: dict[str, tuple[Callable[..., Any], str, dict[str, Any]]] = {
     "approve_or_default": (approve_or_default, "optional", {}),
     "hang": (hang, "optional", {}),
     "outlive": (outlive, "required", {"ttl_ms": 1500}),
+    "chatter": (chatter, "required", {}),
 }
 
 if PLAIN:

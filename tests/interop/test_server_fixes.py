@@ -282,3 +282,35 @@ def test_a_task_ended_by_its_ttl_is_purged_after_the_grace_period(direct: Server
 
     wait_until(purged, timeout=DEADLINE_S, what="the expired task to be purged")
     assert any(s in TERMINAL for s in statuses), f"never seen ended before it vanished: {statuses}"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 item 7: server fix pending")
+def test_a_listen_stream_that_overflows_ends_with_an_error(direct: ServerProcess, markers: Path) -> None:
+    """A subscriber that stops reading falls behind by more than the backlog: the server ends its
+    stream, and says so with a JSON-RPC error rather than an ordinary result."""
+    marker = str(markers / "chatter")
+    task_id = start(direct.url, "chatter", {"marker": marker}, TASKS_ONLY)
+    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": TASKS_ONLY}
+    body = {
+        "jsonrpc": "2.0",
+        "id": "listen-overflow",
+        "method": "subscriptions/listen",
+        "params": {"notifications": {"taskIds": [task_id]}, "_meta": meta},
+    }
+    headers = {"Accept": ACCEPT, "Content-Type": "application/json", "MCP-Protocol-Version": MODERN}
+    headers["Mcp-Method"] = "subscriptions/listen"
+    count = Path(f"{marker}.count")
+    try:
+        with (
+            httpx.Client(timeout=httpx.Timeout(DEADLINE_S)) as http,
+            http.stream("POST", direct.url, content=json.dumps(body), headers=headers) as response,
+        ):
+            # Not reading: ~64 MB of changes cannot all sit in socket buffers and a 1024-frame backlog.
+            wait_until(lambda: count.exists() and int(count.read_text() or 0) >= 4000, what="4000 status changes")
+            messages = [json.loads(line[5:]) for line in response.iter_lines() if line.startswith("data:")]
+    finally:
+        Path(f"{marker}.stop").write_text("stop")
+    final = [m for m in messages if m.get("id") == "listen-overflow"]
+    assert final, f"the stream ended without a final message after {len(messages)} frames"
+    assert "error" in final[-1], final[-1]
+    assert "result" not in final[-1]
