@@ -192,7 +192,7 @@ def inspector(url: str, home: Path, tool: str, args: dict[str, str], *, timeout:
     return InspectorCall(code, result, f"exit {code}\nstdout:\n{out}\nstderr:\n{err}", seconds)
 
 
-def in_parallel(jobs: Sequence[tuple[Any, ...]], fn: Any) -> list[Any]:
-    """fn(*job) for every job, at once (each is a subprocess, so threads suffice)."""
-    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+def in_parallel(jobs: Sequence[tuple[Any, ...]], fn: Any, *, workers: int | None = None) -> list[Any]:
+    """fn(*job) for every job, `workers` at a time (each is a subprocess, so threads suffice); results in order."""
+    with ThreadPoolExecutor(max_workers=max(1, workers or len(jobs))) as pool:
         return list(pool.map(lambda job: fn(*job), jobs))
