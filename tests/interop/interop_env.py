@@ -55,6 +55,12 @@ mode = "optional"
 
 [tools.hang]
 mode = "optional"
+
+[tools.sample]
+mode = "optional"
+
+[tools.roots]
+mode = "optional"
 """
 
 

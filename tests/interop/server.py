@@ -62,6 +62,22 @@ async def approve_or_default(change: str, ctx: Context) -> str:
     return f"{change}: {answer.action}"
 
 
+async def sample(topic: str, ctx: Context) -> str:
+    """Asks the client's model for one line (sampling/createMessage)."""
+    from mcp_types import SamplingMessage, TextContent
+
+    ask = SamplingMessage(role="user", content=TextContent(type="text", text=f"One line on {topic}"))
+    answer = await ctx.session.create_message([ask], max_tokens=50)
+    content = answer.content
+    return f"sampled: {getattr(content, 'text', content)}"
+
+
+async def roots(ctx: Context) -> str:
+    """Asks the client for its roots (roots/list)."""
+    listed = await ctx.session.list_roots()
+    return "roots: " + ",".join(str(root.uri) for root in listed.roots)
+
+
 async def hang(marker: str) -> str:
     """Runs until cancelled; records the cancellation in `marker.cancelled`."""
     Path(f"{marker}.started").write_text("started")
@@ -106,6 +122,8 @@ TOOLS: dict[str, tuple[Callable[..., Any], str, dict[str, Any]]] = {
     "report": (report, "required", {}),
     "approve": (approve, "optional", {}),
     "approve_or_default": (approve_or_default, "optional", {}),
+    "sample": (sample, "optional", {}),
+    "roots": (roots, "optional", {}),
     "hang": (hang, "optional", {}),
     "outlive": (outlive, "required", {"ttl_ms": 1500}),
     "chatter": (chatter, "required", {}),

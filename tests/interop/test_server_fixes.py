@@ -96,13 +96,60 @@ def test_a_client_that_declared_elicitation_is_asked_through_input_requests(dire
     rpc(direct.url, "tasks/cancel", {"taskId": task_id}, ELICIT_FORM)
 
 
+@pytest.mark.parametrize(
+    ("tool", "arguments", "caps", "method", "answer", "text"),
+    [
+        (
+            "sample",
+            {"topic": "tides"},
+            {"sampling": {}, "extensions": {EXT: {}}},
+            "sampling/createMessage",
+            {"role": "assistant", "model": "m", "content": {"type": "text", "text": "they turn"}},
+            "sampled: they turn",
+        ),
+        (
+            "roots",
+            {},
+            {"roots": {}, "extensions": {EXT: {}}},
+            "roots/list",
+            {"roots": [{"uri": "file:///w"}]},
+            "roots: file:///w",
+        ),
+    ],
+)
+def test_declared_sampling_and_roots_are_asked_and_answered_through_tasks_update(
+    direct: ServerProcess,
+    tool: str,
+    arguments: dict[str, Any],
+    caps: dict[str, Any],
+    method: str,
+    answer: dict[str, Any],
+    text: str,
+) -> None:
+    task_id = start(direct.url, tool, arguments, caps)
+    task = wait_status(direct.url, task_id, ("input_required",), caps)
+    [(key, request)] = task["inputRequests"].items()
+    assert request["method"] == method
+    rpc(direct.url, "tasks/update", {"taskId": task_id, "inputResponses": {key: answer}}, caps)
+    done = wait_status(direct.url, task_id, TERMINAL, caps)
+    assert done["status"] == "completed" and text_of(done["result"]) == text, done
+
+
 @pytest.mark.xfail(strict=True, reason="issue 9 item 2: server fix pending")
-@pytest.mark.parametrize(("caps", "missing"), [(TASKS_ONLY, "elicitation"), (URL_ONLY, "form")])
+@pytest.mark.parametrize(
+    ("tool", "arguments", "caps", "missing"),
+    [
+        ("approve", {"change": "v2"}, TASKS_ONLY, "elicitation"),
+        ("approve", {"change": "v2"}, URL_ONLY, "form"),
+        ("sample", {"topic": "tides"}, ELICIT_FORM, "sampling"),
+        ("roots", {}, ELICIT_FORM, "roots"),
+    ],
+)
 def test_a_question_the_client_cannot_answer_fails_the_task_at_once(
-    direct: ServerProcess, caps: dict[str, Any], missing: str
+    direct: ServerProcess, tool: str, arguments: dict[str, Any], caps: dict[str, Any], missing: str
 ) -> None:
     """Never parked: the task ends `failed` naming what the client did not declare."""
-    task_id = start(direct.url, "approve", {"change": "v2"}, caps)
+    task_id = start(direct.url, tool, arguments, caps)
     seen: list[str] = []
 
     def settled() -> dict[str, Any] | None:
