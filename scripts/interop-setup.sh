@@ -33,21 +33,37 @@ log() { printf '== interop: %s\n' "$*" >&2; }
 # pip warns about every local find-links folder that lacks a package; keep the rest of its stderr.
 quiet_pip() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 
-# locked NAME WANT CMD...: run CMD under NAME's lock unless NAME's stamp already says WANT.
-# A stamp is a list of lines, one per installer that shares the environment, so two suites can add
-# what each needs to one environment without undoing the other's record.
+# locked NAME WANT CMD...: run CMD under NAME's lock unless NAME's stamp already says WANT and
+# `present_NAME` finds the packages in place. A stamp is a list of lines, one per installer that
+# shares the environment, so two suites can add what each needs to one environment without undoing
+# the other's record; the presence check catches one that reinstalled the environment without ours.
 locked() {
   local name=$1 want=$2
   shift 2
   local stamp=$CACHE/$name.installed
-  if grep -qxF "$want" "$stamp" 2>/dev/null; then return 0; fi
+  if grep -qxF "$want" "$stamp" 2>/dev/null && "present_$name"; then return 0; fi
   (
     flock 9
-    if grep -qxF "$want" "$stamp" 2>/dev/null; then exit 0; fi
+    if grep -qxF "$want" "$stamp" 2>/dev/null && "present_$name"; then exit 0; fi
     log "installing $name: $want"
     "$@"
-    echo "$want" >>"$stamp"
+    grep -qxF "$want" "$stamp" 2>/dev/null || echo "$want" >>"$stamp"
   ) 9>"$CACHE/$name.lock"
+}
+
+has() { compgen -G "$1" >/dev/null; }
+present_mcp1() { has "$CACHE/mcp1/lib/python3*/site-packages/mcp-1.27.*.dist-info"; }
+present_fastmcp() {
+  has "$CACHE/fastmcp/lib/python3*/site-packages/fastmcp-4.2.3.dist-info" &&
+    has "$CACHE/fastmcp/lib/python3*/site-packages/fastmcp_tasks-4.1.4.dist-info"
+}
+present_npm() {
+  local spec pkg version
+  for spec in $NPM_SPEC; do
+    pkg=${spec%@*}
+    version=${spec##*@}
+    grep -q "\"version\": \"$version\"" "$CACHE/npm/node_modules/$pkg/package.json" 2>/dev/null || return 1
+  done
 }
 
 venv() {
