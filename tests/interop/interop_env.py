@@ -31,7 +31,7 @@ CLIENTS = HERE / "clients"
 NPM = CACHE / "npm"
 INSPECTOR = NPM / "node_modules" / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build" / "index.js"
 INSTALL_TIMEOUT_S = 900
-DRIVER_TIMEOUT_S = 120
+DRIVER_TIMEOUT_S = 300  # a whole driver run; generous, a loaded machine must not fail it
 
 # Per-tool policy of the gateway: the modes offload's own fixture server declares (server.TOOLS).
 GATEWAY_CONFIG = """
@@ -150,11 +150,15 @@ def driver_command(client: str, url: str, marker: str) -> list[str]:
 
 
 def run_driver(client: str, target: str, url: str, marker: str) -> Run:
-    done = subprocess.run(
-        driver_command(client, url, marker), capture_output=True, text=True, timeout=DRIVER_TIMEOUT_S, cwd=CACHE
-    )
-    run = Run(client, target, output=f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}")
-    for line in done.stdout.splitlines():
+    cmd = driver_command(client, url, marker)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=DRIVER_TIMEOUT_S, cwd=CACHE)
+        stdout, output = done.stdout, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    except subprocess.TimeoutExpired as exc:
+        stdout = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        output = f"killed after {DRIVER_TIMEOUT_S} s\nstdout:\n{stdout}\nstderr:\n{exc.stderr!r}"
+    run = Run(client, target, output=output)
+    for line in stdout.splitlines():
         if line.startswith("{"):
             record = json.loads(line)
             run.cases[record["case"]] = record
