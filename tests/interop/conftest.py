@@ -1,8 +1,9 @@
 """Session fixtures of the interop suite: one offload server, one gateway, every client run once.
 
-The drivers of all clients run at the same time against both targets, once per session; each test
-then asserts on the lines they printed. So the whole matrix costs about as much as the slowest
-client's start-up (FastMCP's imports), not the sum of them.
+Each client's driver runs once per session against each target and the tests assert on the lines
+it printed. Against `offload serve` all clients run at once; through the gateway they run one
+after the other (see `gateway_lane`), alongside the direct ones. So the matrix costs about one
+pass through the gateway lane (dominated by FastMCP's start-up and the Inspector's cut-off wait).
 """
 
 from __future__ import annotations
