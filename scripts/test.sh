@@ -8,6 +8,7 @@ echo "== ruff"
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest"
+bash scripts/interop-setup.sh # third-party MCP clients for tests/interop, cached in .cache/interop
 .venv/bin/python -m pytest -q
 if [ -f scripts/conformance.sh ]; then
   echo "== conformance (@modelcontextprotocol/conformance)"

@@ -50,7 +50,7 @@ def ttl_expired(record: TaskRecord, at_ms: int, grace_ms: int = EXPIRED_GRACE_MS
     later. The TTL is stretched by `grace_ms`, so the final status can be read (and is pushed)
     before the task goes; `ttlMs` MAY change over a task's lifetime.
     """
-    message = f"The task's time to live ({record.ttl_ms} ms) ran out before it finished; it was stopped"
+    message = f"The task's TTL (time to live, {record.ttl_ms} ms) ran out before it finished; it was stopped"
     return {
         "status": TaskStatus.FAILED,
         "status_message": message,
@@ -84,6 +84,7 @@ class TaskRuntime:
         max_running: int = 1000,
         instance_id: str | None = None,
         role: Role = "all",
+        expired_grace_s: float = EXPIRED_GRACE_MS / 1000,
     ) -> None:
         self.store = store
         self.lease_ms = int(lease_s * 1000)
@@ -94,6 +95,7 @@ class TaskRuntime:
         self.role: Role = role
         self.executions: dict[str, Execution] = {}
         self.listeners: set[Listener] = set()
+        self.expired_grace_ms = int(expired_grace_s * 1000)
         self.policy_for = policy_for
         self.rerun = rerun
         self._tg: anyio.abc.TaskGroup | None = None
@@ -338,9 +340,9 @@ class TaskRuntime:
                     await self._take_over(record)
         for ex in list(self.executions.values()):
             if ex.promoted and not ex.settled and ex.template.expired(now):
-                ex.expire(ttl_expired(ex.template, now))
+                ex.expire(ttl_expired(ex.template, now, self.expired_grace_ms))
         # Purged a grace period after expiry: a task the TTL stopped just now is still to be read.
-        await self.store.purge_expired(now - EXPIRED_GRACE_MS)
+        await self.store.purge_expired(now - self.expired_grace_ms)
 
     async def _reconcile(self) -> None:
         """Make what runs here match what the store says this instance owns.
@@ -369,7 +371,7 @@ class TaskRuntime:
         """Run a claimed task: a queued one for the first time, an orphan per its tool's policy."""
         now = now_ms()
         if record.expired(now):
-            await self.write(record.task_id, ttl_expired(record, now))
+            await self.write(record.task_id, ttl_expired(record, now, self.expired_grace_ms))
             return
         policy = self.policy_for(record.tool)
         runnable = self.rerun is not None and record.request is not None

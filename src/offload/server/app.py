@@ -69,7 +69,15 @@ def http_app(
     )
     if tasks is not None and os.environ.get("OFFLOAD_FAST_GET", "1") != "0":
         _wrap_endpoint(
-            app, path, lambda inner: FastTaskGet(inner, tasks.handlers, bridge.server_info_stamp(server), security)
+            app,
+            path,
+            lambda inner: FastTaskGet(
+                inner,
+                tasks.handlers,
+                bridge.server_info_stamp(server),
+                security,
+                strict_mcp_name=tasks.strict_mcp_name,
+            ),
         )
     app.add_middleware(TrimHeaderValues)
     return app

@@ -76,6 +76,7 @@ class Tasks(Extension):
         role: Role = "all",
         strict_mcp_name: bool = False,
         max_tasks_per_caller: int | None = 1000,
+        expired_grace_s: float = 60.0,
     ) -> None:
         self.store = open_store(store) if isinstance(store, str) else store
         self.defaults = TaskPolicy(
@@ -94,6 +95,7 @@ class Tasks(Extension):
             max_result_bytes=max_result_bytes,
             max_running=max_running,
             role=role,
+            expired_grace_s=expired_grace_s,
         )
         self.handlers = TaskHandlers(self.runtime, max_update_bytes=max_update_bytes)
         self.strict_mcp_name = strict_mcp_name

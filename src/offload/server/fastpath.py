@@ -17,7 +17,6 @@ from typing import Any
 
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
-from mcp.shared.inbound import decode_header_value
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +30,7 @@ from offload.protocol import (
 from offload.server import bridge
 from offload.server.faults import INCIDENTS, RETRY_AFTER_S, store_error
 from offload.server.handlers import TaskHandlers
+from offload.server.middleware import mcp_name_admits
 from offload.store import StoreError
 
 __all__ = ["FastTaskGet"]
@@ -43,9 +43,16 @@ class FastTaskGet:
     """Wraps the MCP endpoint; see the module docstring."""
 
     def __init__(
-        self, app: ASGIApp, handlers: TaskHandlers, server_info: dict[str, Any], security: TransportSecuritySettings
+        self,
+        app: ASGIApp,
+        handlers: TaskHandlers,
+        server_info: dict[str, Any],
+        security: TransportSecuritySettings,
+        *,
+        strict_mcp_name: bool = False,
     ):
         self.app = app
+        self.strict_mcp_name = strict_mcp_name
         self.handlers = handlers
         self.meta = {SERVER_INFO_META_KEY: server_info}
         self.security = TransportSecurityMiddleware(security)
@@ -111,7 +118,9 @@ class FastTaskGet:
             return None
         if not declares_extension(meta.get(CLIENT_CAPABILITIES_META_KEY)):
             return None
-        if decode_header_value(headers.get(b"mcp-name", b"").decode("latin-1")) != task_id:
+        name = headers.get(b"mcp-name")
+        # The routing-header rule of the SDK path (middleware.mcp_name_admits); a refusal is worded there.
+        if not mcp_name_admits(None if name is None else name.decode("latin-1"), task_id, strict=self.strict_mcp_name):
             return None
         result = await self.handlers.peek(task_id, bridge.current_principal())
         if result is None:

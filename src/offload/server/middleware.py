@@ -3,8 +3,8 @@
 One layer, so each request pays for it once. For `tasks/get`, `tasks/update` and `tasks/cancel`,
 in this order, each answering a clear JSON-RPC error:
 
-1. protocol version: a 2025-11-25 request goes on to the SDK, which has no such method at that
-   version (so a legacy client hears about its version, not about a header it cannot know);
+1. protocol version: a 2025-11-25 request gets -32601 saying the method exists only at 2026-07-28
+   with the extension (a legacy client hears about its version, not about a header it cannot know);
 2. the capability gate: -32021 unless this request declares the extension, before any lookup
    (tasks.md "Error Handling": MUST for non-declaring clients);
 3. params: -32602 naming the field and what was expected (the SDK's own message names neither);
@@ -25,16 +25,17 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import decode_header_value
+from mcp_types import METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from offload.protocol import HEADER_MISMATCH, INVALID_PARAMS, TASK_METHODS
+from offload.protocol import EXTENSION_ID, HEADER_MISMATCH, INVALID_PARAMS, MODERN_VERSION, TASK_METHODS
 from offload.server.faults import INCIDENTS, store_error
 from offload.server.gates import declares_tasks, missing_capability
 from offload.server.handlers import TaskHandlers
 from offload.server.listen import TaskStreams
 from offload.store import StoreError
 
-__all__ = ["TasksMiddleware", "check_task_params"]
+__all__ = ["TasksMiddleware", "check_task_params", "mcp_name_admits"]
 
 MAX_TASK_ID = 256
 
@@ -60,7 +61,11 @@ class TasksMiddleware:
         method = ctx.method
         if method in TASK_METHODS:
             if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-                return await call_next(ctx)
+                raise MCPError(
+                    code=METHOD_NOT_FOUND,
+                    message=f"{method} exists only at protocol {MODERN_VERSION}, for clients that declare the "
+                    f"{EXTENSION_ID} extension; this request speaks {ctx.protocol_version}",
+                )
             if not declares_tasks(ctx):
                 raise missing_capability(method)
             check_task_params(method, ctx.params)
@@ -72,16 +77,29 @@ class TasksMiddleware:
     def _check_mcp_name(self, ctx: ServerRequestContext[Any, Any]) -> None:
         headers = getattr(ctx.request, "headers", None) if ctx.request is not None else None
         if headers is None:
-            return  # not HTTP: no routing headers exist
-        raw = headers.get("mcp-name")
-        if raw is None:
-            if self.strict_mcp_name:
+            return  # not HTTP: there are no routing headers to check
+        header = headers.get("mcp-name")
+        if not mcp_name_admits(header, (ctx.params or {}).get("taskId"), strict=self.strict_mcp_name):
+            if header is None:
                 raise MCPError(
                     code=HEADER_MISMATCH, message="Mcp-Name header is required on tasks/*: set it to params.taskId"
                 )
-            return
-        if decode_header_value(raw) != (ctx.params or {}).get("taskId"):
             raise MCPError(code=HEADER_MISMATCH, message="Mcp-Name header does not match params.taskId")
+
+
+def mcp_name_admits(header: str | None, task_id: object, *, strict: bool) -> bool:
+    """Whether an `Mcp-Name` header value (None: absent) admits a 2026-07-28 tasks/* request for `task_id`.
+
+    tasks.md "Streamable HTTP: Routing Headers" has the client set `Mcp-Name` to `params.taskId` so that
+    intermediaries can route the request; the body stays authoritative. The 2026-07-28 transport's
+    server validation rejects a header that differs from the body value (-32020), and lists `Mcp-Name`
+    as required only for tools/call, resources/read and prompts/get. So a header that is present must
+    match (after Base64-sentinel decoding), while an absent one is accepted unless `strict`: FastMCP's
+    task client (fastmcp-tasks 4.1) sends none. `strict` is for deployments whose routing depends on it.
+    """
+    if header is None:
+        return not strict
+    return decode_header_value(header) == task_id
 
 
 def _kind(value: Any) -> str:
