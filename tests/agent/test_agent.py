@@ -16,7 +16,7 @@ import httpx2
 import pytest
 
 from helpers import free_port, wait_until
-from offload.agent import TASK_TOOLS, TaskToolAdapter, approx_tokens, measure_context, window_size
+from offload.agent import TASK_TOOL_NAMES, TASK_TOOLS, TaskToolAdapter, approx_tokens, measure_context, window_size
 from offload.client import TaskClient
 
 OFFLOAD = str(Path(sys.executable).with_name("offload"))
@@ -105,7 +105,8 @@ def test_adapter_lists_server_tools_and_task_tools(demo_url: str) -> None:
     specs = _run(scenario)
     by_name = {s["name"]: s for s in specs}
     assert {"release", "reindex", "run_pipeline", "latest_version"} <= set(by_name)
-    assert [s["name"] for s in specs[-len(TASK_TOOLS) :]] == ["task_result", "task_status", "task_cancel"]
+    assert [s["name"] for s in specs[-len(TASK_TOOLS) :]] == list(TASK_TOOL_NAMES)
+    assert TASK_TOOL_NAMES == ("task_result", "task_status", "task_answer", "task_cancel")
     pipeline = by_name["run_pipeline"]
     assert pipeline["parameters"]["type"] == "object"
     assert "lines" in pipeline["parameters"]["properties"]
