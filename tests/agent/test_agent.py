@@ -17,7 +17,7 @@ import pytest
 
 from helpers import free_port, wait_until
 from offload.agent import TASK_TOOL_NAMES, TASK_TOOLS, TaskToolAdapter, approx_tokens, measure_context, window_size
-from offload.client import TaskClient
+from offload.client import TaskClient, WireClient
 
 OFFLOAD = str(Path(sys.executable).with_name("offload"))
 
@@ -195,3 +195,120 @@ def test_demo_prints_context_accounting(tmp_path: Path) -> None:
     assert len(sizes) == 2 and sizes[0] > 500_000 and sizes[1] < 2_000
     ratio = re.search(r"ratio: the task put ([\d.]+)% of the blocking case's bytes", section)
     assert ratio is not None and float(ratio.group(1)) <= 1.0
+
+
+# -- questions: the path back for input --
+
+
+async def _wire_task(url: str, task_id: str) -> dict[str, Any]:
+    async with WireClient(url) as wire:
+        return await wire.result("tasks/get", {"taskId": task_id})
+
+
+def test_task_result_returns_the_question_at_once_and_task_answer_checks_the_answer(demo_url: str) -> None:
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with TaskClient(demo_url) as client:  # no elicitation callback: the model answers
+            adapter = TaskToolAdapter(client)
+            task_id = (await adapter.call("release", {"version": "1.4.0"})).split()[1]
+            out["id"] = task_id
+            out["result"] = await adapter.call("task_result", {"task_id": task_id})
+            out["status"] = await adapter.call("task_status", {"task_id": task_id})
+            key = re.search(r"\[key (\S+)\]", out["result"]).group(1)  # type: ignore[union-attr]
+            out["key"] = key
+            out["bad"] = await adapter.call("task_answer", {"task_id": task_id, "key": key, "answer": {"approve": "y"}})
+            out["after_bad"] = await _wire_task(demo_url, task_id)
+            out["wrong_key"] = await adapter.call("task_answer", {"task_id": task_id, "key": "nope", "answer": {}})
+            out["no_key"] = await adapter.call("task_answer", {"task_id": task_id, "answer": {}})
+            out["good"] = await adapter.call(
+                "task_answer", {"task_id": task_id, "key": key, "answer": '{"approve": true}'}
+            )
+            out["again"] = await adapter.call("task_answer", {"task_id": task_id, "key": key, "answer": {}})
+            out["final"] = await adapter.call("task_result", {"task_id": task_id})
+            out["late"] = await adapter.call("task_answer", {"task_id": task_id, "key": key, "answer": {}})
+        return out
+
+    out = _run(scenario)
+    task_id, key = out["id"], out["key"]
+    question = '"All 5 steps passed. Ship 1.4.0 to production?" fields: approve (boolean, required, Ship it?)'
+    assert out["result"] == (
+        f"task {task_id} (tool release) needs input: [key {key}] {question}; answer with task_answer("
+        f'task_id={task_id}, key=<key>, answer: the fields as an object (means accept), or "decline" or "cancel")'
+    )
+    assert out["status"] == out["result"]
+    # A wrong answer is not sent: the model is told what to fix, the question stays open on the server.
+    assert out["bad"].startswith("error: answer not sent: content.approve: 'y' is not of type 'boolean'.")
+    assert question in out["bad"]
+    assert out["after_bad"]["status"] == "input_required" and key in out["after_bad"]["inputRequests"]
+    assert (
+        out["wrong_key"]
+        == f"error: task {task_id} (tool release) has no pending question with key 'nope' (pending: {key})"
+    )
+    assert out["no_key"].startswith("error: task_answer needs a key")
+    assert out["good"] == f"task {task_id} (tool release): answer to {key} sent; the task resumes"
+    assert out["again"] == f"task {task_id} (tool release): the question {key} was already answered"
+    assert out["final"] == "Released 1.4.0: 5 steps passed, approved, deployed"
+    assert out["late"] == f"error: task {task_id} (tool release) is already completed; there is nothing to answer"
+
+
+def test_decline_shorthand_is_sent_as_an_elicit_result(demo_url: str) -> None:
+    async def scenario() -> tuple[str, str]:
+        async with TaskClient(demo_url) as client:
+            adapter = TaskToolAdapter(client)
+            task_id = (await adapter.call("release", {"version": "2.0.0"})).split()[1]
+            asked = await adapter.call("task_result", {"task_id": task_id})
+            key = re.search(r"\[key (\S+)\]", asked).group(1)  # type: ignore[union-attr]
+            await adapter.call("task_answer", {"task_id": task_id, "key": key, "answer": "decline"})
+            return asked, await adapter.call("task_result", {"task_id": task_id})
+
+    asked, final = _run(scenario)
+    assert "needs input" in asked
+    assert final == "Release 2.0.0 stopped: not approved"
+
+
+def test_attention_line_tells_what_changed_and_nothing_otherwise(demo_url: str) -> None:
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with TaskClient(demo_url) as client:
+            adapter = TaskToolAdapter(client)
+            release = (await adapter.call("release", {"version": "3.0.0"})).split()[1]
+            pipeline = (await adapter.call("run_pipeline", {"lines": 50})).split()[1]
+            out["ids"] = (release, pipeline)
+            lines = [await adapter.attention()]
+            with anyio.fail_after(60):
+                while "needs input" not in " ".join(lines) or "completed" not in " ".join(lines):
+                    await anyio.sleep(0.05)
+                    lines.append(await adapter.attention())
+            out["lines"] = [line for line in lines if line]
+            out["quiet"] = await adapter.attention()
+            key = re.search(r"\[key (\S+)\]", " ".join(lines)).group(1)  # type: ignore[union-attr]
+            out["answered"] = await adapter.call(
+                "task_answer", {"task_id": release, "key": key, "answer": {"approve": True}}
+            )
+            # With the option on, the news rides on the next tool result the model gets.
+            adapter.attention_in_results = True
+            text = await adapter.call("latest_version", {})
+            with anyio.fail_after(60):
+                while "\n" not in text:
+                    await anyio.sleep(0.05)
+                    text = await adapter.call("latest_version", {})
+            out["inline"] = text
+            out["after"] = await adapter.attention()
+        return out
+
+    out = _run(scenario)
+    release, pipeline = out["ids"]
+    seen = " | ".join(out["lines"])
+    assert f"task {pipeline} (tool run_pipeline) completed" in seen
+    assert (
+        f"task {release} (tool release) needs input: [key " in seen
+        and '"All 5 steps passed. Ship 3.0.0 to production?" fields: approve (boolean, required, Ship it?); '
+        "answer with task_answer"
+        in seen
+    )
+    assert seen.count("completed") == 1 and seen.count("needs input") == 1  # each told once
+    assert all("\n" not in line for line in out["lines"])
+    assert out["quiet"] == ""
+    assert out["answered"].startswith(f"task {release} (tool release): answer to ")
+    assert out["inline"] == f"1.4.0\ntask {release} (tool release) completed"
+    assert out["after"] == ""
