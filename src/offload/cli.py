@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     from offload.gateway.cli import add_gateway_parser
 
     add_gateway_parser(sub)
+    __import__("offload.bridge.cli", fromlist=["add_bridge_parser"]).add_bridge_parser(sub)  # integrator: move
 
     demo = sub.add_parser("demo", help="run an example server and a task-aware client against it")
     demo.add_argument("--dir", help="where to keep the demo's task store (default: a new temporary folder)")
