@@ -187,7 +187,7 @@ def test_demo_prints_context_accounting(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
-    section = text[text.index("4. Context accounting") :]
+    section = text[text.index("4. Context accounting") : text.index("5. An agent loop")]
     assert "5,000 log lines" in section
     assert "round trips:     1 HTTP request" in section
     assert "tokens: approximate, regex word-pieces" in section
@@ -195,6 +195,14 @@ def test_demo_prints_context_accounting(tmp_path: Path) -> None:
     assert len(sizes) == 2 and sizes[0] > 500_000 and sizes[1] < 2_000
     ratio = re.search(r"ratio: the task put ([\d.]+)% of the blocking case's bytes", section)
     assert ratio is not None and float(ratio.group(1)) <= 1.0
+    loop = text[text.index("5. An agent loop") :]
+    assert "model <- attention" in loop and "needs input" in loop
+    assert "model <- tool         Released 1.4.0: 5 steps passed, approved, deployed" in loop
+    attention = re.search(r"attention lines +(\d+) messages, +([\d,]+) bytes", loop)
+    assert attention is not None and int(attention.group(1)) >= 1 and int(attention.group(2).replace(",", "")) > 0
+    assert re.search(r"log +5000 messages", loop)
+    loop_ratio = re.search(r"ratio: ([\d.]+)% of the blocking bytes", loop)
+    assert loop_ratio is not None and float(loop_ratio.group(1)) <= 1.0
 
 
 # -- questions: the path back for input --
