@@ -24,17 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR
+from mcp_types import CONNECTION_CLOSED, INTERNAL_ERROR
 
-from offload.agent import TASK_TOOLS, TaskToolAdapter
-from offload.client import TaskClient
+from offload.agent import TASK_TOOLS
+from offload.bridge.connection import Connection
 
 __all__ = ["Bridge", "BridgeConfig", "default_journal"]
 
 logger = logging.getLogger(__name__)
+_RESERVED_META = "io.modelcontextprotocol/"
 
 
 def default_journal() -> Path:
@@ -75,43 +77,38 @@ class Bridge(MCPServer[Any]):
 
     def __init__(self, config: BridgeConfig, **server_options: Any) -> None:
         self.config = config
-        self._adapter: TaskToolAdapter | None = None
+        journal = config.journal if config.journal is not None else default_journal()
+        self.connection = Connection(config.url, token=config.token, journal=str(journal), wait_s=config.wait_s)
         super().__init__(config.name, lifespan=self._lifespan, **server_options)
 
     @asynccontextmanager
     async def _lifespan(self, server: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
-        cfg = self.config
-        journal = cfg.journal if cfg.journal is not None else default_journal()
-        async with TaskClient(cfg.url, token=cfg.token, journal=journal) as client:
-            adapter = TaskToolAdapter(client, result_timeout_s=cfg.wait_s)
-            resumed = client.journal.entries(cfg.url, unfinished=True) if client.journal is not None else []
-            for entry in resumed:
-                adapter.remember(entry.task_id, entry.tool)
-            if resumed:
-                logger.info("bridge: following %d unfinished task(s) from the journal", len(resumed))
-            self._adapter = adapter
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.connection.run)
             try:
                 yield {}
             finally:
-                self._adapter = None
-
-    @property
-    def adapter(self) -> TaskToolAdapter:
-        if self._adapter is None:
-            raise MCPError(code=INTERNAL_ERROR, message="the bridge is not connected to its server yet")
-        return self._adapter
+                self.connection.stop()
+                tg.cancel_scope.cancel()
 
     async def list_tools(self) -> list[types.Tool]:
         """The server's tools, then the task tools.
 
         `outputSchema` is dropped: a call may now answer with a handle line, which no output schema
-        describes, and clients check structured results against it. `execution` (2025-11-25 task
+        describes, and clients check structured results against it (a result's structured content is
+        passed on as is: without a schema it is plain data). `execution` (2025-11-25 task
         support hints) is dropped too: the host is to see plain tools.
         """
         try:
-            tools = await self.adapter.server_tools()
+            tools = await (await self.connection.get()).server_tools()
         except ValueError as exc:
             raise MCPError(code=INTERNAL_ERROR, message=str(exc)) from None
+        except MCPError as exc:
+            if exc.code != CONNECTION_CLOSED:
+                raise
+            raise self.connection.failed(exc) from None
+        except Exception as exc:
+            raise self.connection.failed(exc) from None
         plain = [t.model_copy(update={"output_schema": None, "execution": None}) for t in tools]
         extra = [
             types.Tool(name=t["name"], description=t["description"], input_schema=t["parameters"]) for t in TASK_TOOLS
@@ -121,10 +118,16 @@ class Bridge(MCPServer[Any]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> types.CallToolResult:
-        adapter = self.adapter
-        result = await adapter.run(name, arguments)
-        if result.structured_content is not None:
-            result = result.model_copy(update={"structured_content": None})  # see list_tools: no output schemas
+        adapter = await self.connection.get()
+        try:
+            result = await adapter.run(name, arguments)
+        except MCPError as exc:  # not the tool's errors (the adapter words those): the connection's
+            raise self.connection.failed(exc) from None
+        except Exception as exc:
+            raise self.connection.failed(exc) from None
+        if result.meta:  # the server's own protocol stamps (serverInfo) are not the bridge's to pass on
+            kept = {k: v for k, v in result.meta.items() if not k.startswith(_RESERVED_META)}
+            result = result.model_copy(update={"meta": kept or None})
         if self.config.attention:
             line = await adapter.attention()
             if line:
