@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 from interop_installs import NPM, mcp1_python, ts_client
 
-from helpers import OFFLOAD, free_port, wait_listening
+from helpers import OFFLOAD, SERVERS, free_port, wait_listening
 
 CLIENTS = Path(__file__).parent / "clients"
 TASK_TOOLS = ["task_result", "task_status", "task_answer", "task_cancel"]
@@ -108,7 +109,8 @@ def test_a_2025_11_25_mcp1_host_over_stdio_follows_a_task_across_a_host_restart(
     journal = str(tmp_path / "bridge.journal")
     script = str(CLIENTS / "mcp1_session.py")
 
-    first = _steps(_run([python, script, "start", OFFLOAD, demo_server.url, journal]).stdout)
+    start = {"start": {"tool": "release", "arguments": {"version": "1.4.0"}}, "stop_after_start": True}
+    first = _steps(_run([python, script, OFFLOAD, demo_server.url, journal, json.dumps(start)]).stdout)
     assert first["initialize"]["protocolVersion"] == "2025-11-25"
     names = first["tools"]["names"]
     assert {"release", "latest_version", "run_pipeline"} <= set(names) and names[-4:] == TASK_TOOLS
@@ -124,7 +126,13 @@ def test_a_2025_11_25_mcp1_host_over_stdio_follows_a_task_across_a_host_restart(
     )
 
     # A new host process and a new bridge: the journal still knows the task and its tool.
-    second = _steps(_run([python, script, "resume", OFFLOAD, demo_server.url, journal, task_id]).stdout)
+    follow = {
+        "task_id": task_id,
+        "other": {"tool": "latest_version", "arguments": {}},
+        "bad_answer": {"approve": "yes"},
+        "answer": {"approve": True},
+    }
+    second = _steps(_run([python, script, OFFLOAD, demo_server.url, journal, json.dumps(follow)]).stdout)
     assert second["other_work"]["texts"][0] == "1.4.0"
     _check_follow_up(second, task_id, "1.4.0")
 
@@ -150,3 +158,49 @@ def test_a_2026_07_28_typescript_host_without_tasks_over_http(demo_server: Proc,
     assert started.startswith(f"task {task_id} started (tool release")
     assert steps["other_work"]["texts"][0] == "1.4.0"
     _check_follow_up(steps, task_id, "2.0.0")
+
+
+def test_host_bridge_gateway_and_an_unchanged_2025_11_25_server_compose(tmp_path: Path) -> None:
+    """mcp 1.27 host -> offload bridge (stdio) -> offload gateway (HTTP, durable tasks) -> a legacy server.
+
+    The upstream knows nothing of tasks and asks its question with a 2025-11-25 elicitation in the
+    middle of the call; the host knows nothing of tasks either. The question still reaches the model
+    as one line, and its answer goes all the way back.
+    """
+    python, why = mcp1_python()
+    if python is None:
+        pytest.skip(f"mcp 1.27 client unavailable: {why}")
+    upstream = f"{sys.executable} {SERVERS / 'gateway_upstream.py'} --legacy"
+    config = tmp_path / "gateway.toml"
+    config.write_text('poll_interval_ms = 200\n\n[tools.approve]\nmode = "required"\n')
+    gateway = Proc(
+        tmp_path,
+        "gateway",
+        ["gateway", "--config", str(config), "--upstream", upstream, "--store", f"sqlite:///{tmp_path}/gw.db"],
+    )
+    marker = str(tmp_path / "approve")
+    plan = {
+        "start": {"tool": "approve", "arguments": {"change": "schema v2", "marker": marker}},
+        "other": {"tool": "quick", "arguments": {"x": 7}},  # before the question: see README "Gateway" limits
+        "gate": f"{marker}.go",
+        "bad_answer": {"approve": True, "reason": "typo for note"},
+        "answer": {"approve": True, "note": "ship it"},
+    }
+    try:
+        done = _run(
+            [python, str(CLIENTS / "mcp1_session.py"), OFFLOAD, gateway.url, str(tmp_path / "j"), json.dumps(plan)]
+        )
+    finally:
+        gateway.stop()
+    steps = _steps(done.stdout)
+    task_id = steps["start"]["texts"][0].split()[1]
+    assert steps["start"]["texts"][0].startswith(f"task {task_id} started (tool approve")
+    assert steps["other_work"]["texts"][0] == "quick:7"
+    asked = " ".join(steps.get("status", steps["other_work"])["texts"])
+    assert f"task {task_id} (tool approve) needs input: [key " in asked
+    assert '"Approve schema v2?" fields: approve (boolean, required' in asked and "note (string" in asked
+    bad = steps["bad_answer"]
+    assert bad["isError"] is True
+    assert bad["texts"][0].startswith("error: answer not sent: content.reason: not a requested field")
+    assert steps["answer"]["texts"][0].endswith("sent; the task resumes")
+    assert steps["result"]["texts"] == ["schema v2: approved (ship it)"]

@@ -2,9 +2,15 @@
 
 Run with the interpreter of the mcp 1.x venv (.cache/interop/mcp1):
 
-    python mcp1_session.py start  OFFLOAD_BIN SERVER_URL JOURNAL   # start `release`, print its handle, exit
-    python mcp1_session.py resume OFFLOAD_BIN SERVER_URL JOURNAL TASK_ID  # a new host process follows it up
+    python mcp1_session.py OFFLOAD_BIN SERVER_URL JOURNAL PLAN_JSON
 
+PLAN_JSON says what the host does, in this order, each step optional:
+  "start": {"tool", "arguments"}   call a tool that becomes a task (its handle names the task)
+  "stop_after_start": true         exit there (the host, and so its bridge, goes away)
+  "task_id": "..."                 follow this task instead (started by an earlier host process)
+  "other": {"tool", "arguments"}   other work while the task runs
+  "gate": "path"                   create this file (lets a test upstream go on)
+  "bad_answer", "answer": {...}    answers to the task's question, once task_status shows it
 Each step's tool result is printed as one JSON line: {"step", "tool", "isError", "texts"}.
 """
 
@@ -14,6 +20,7 @@ import asyncio
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from mcp import ClientSession, StdioServerParameters
@@ -27,35 +34,40 @@ async def call(session: ClientSession, step: str, tool: str, arguments: dict[str
     return texts
 
 
-async def main(phase: str, offload: str, url: str, journal: str, task_id: str | None) -> None:
+async def main(offload: str, url: str, journal: str, plan: dict[str, Any]) -> None:
     params = StdioServerParameters(command=offload, args=["bridge", url, "--journal", journal, "--wait", "30"])
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         init = await session.initialize()
         print(json.dumps({"step": "initialize", "protocolVersion": init.protocolVersion}), flush=True)
         tools = await session.list_tools()
-        names = [t.name for t in tools.tools]
         schemas = {t.name: t.outputSchema for t in tools.tools}
-        print(json.dumps({"step": "tools", "names": names, "outputSchemas": schemas}), flush=True)
-        if phase == "start":
-            await call(session, "start", "release", {"version": "1.4.0"})
-            return
+        print(json.dumps({"step": "tools", "names": list(schemas), "outputSchemas": schemas}), flush=True)
+        task_id = plan.get("task_id")
+        texts: list[str] = []
+        if "start" in plan:
+            texts = await call(session, "start", plan["start"]["tool"], plan["start"]["arguments"])
+            task_id = texts[0].split()[1]
+            if plan.get("stop_after_start"):
+                return
         assert task_id is not None
-        # Other work: an inline tool. Its result carries the news about the task started before the restart.
-        texts = await call(session, "other_work", "latest_version", {})
+        if "other" in plan:
+            texts = await call(session, "other_work", plan["other"]["tool"], plan["other"]["arguments"])
+        if "gate" in plan:
+            Path(plan["gate"]).write_text("go")
         deadline = asyncio.get_running_loop().time() + 60
         while not any("needs input" in t for t in texts):
-            if asyncio.get_running_loop().time() > deadline:
-                raise SystemExit("the task never asked for input")
+            if asyncio.get_running_loop().time() > deadline or any(" failed" in t or "cancelled" in t for t in texts):
+                raise SystemExit(f"the task never asked for input: {texts}")
             await asyncio.sleep(0.2)
             texts = await call(session, "status", "task_status", {"task_id": task_id})
         key = re.search(r"\[key (\S+)\]", " ".join(texts))
         assert key is not None, texts
         question = {"task_id": task_id, "key": key.group(1)}
-        await call(session, "bad_answer", "task_answer", {**question, "answer": {"approve": "yes"}})
-        await call(session, "answer", "task_answer", {**question, "answer": {"approve": True}})
+        await call(session, "bad_answer", "task_answer", {**question, "answer": plan["bad_answer"]})
+        await call(session, "answer", "task_answer", {**question, "answer": plan["answer"]})
         await call(session, "result", "task_result", {"task_id": task_id})
 
 
 if __name__ == "__main__":
-    phase, offload, url, journal, *rest = sys.argv[1:]
-    asyncio.run(main(phase, offload, url, journal, rest[0] if rest else None))
+    offload, url, journal, plan = sys.argv[1:]
+    asyncio.run(main(offload, url, journal, json.loads(plan)))
