@@ -320,3 +320,31 @@ def test_attention_line_tells_what_changed_and_nothing_otherwise(demo_url: str) 
     assert out["answered"].startswith(f"task {release} (tool release): answer to ")
     assert out["inline"] == f"1.4.0\ntask {release} (tool release) completed"
     assert out["after"] == ""
+
+
+def test_attention_drops_a_task_the_server_forgot_and_keeps_one_it_cannot_reach(demo_url: str, tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with TaskClient(demo_url, journal=journal) as client:
+            assert client.journal is not None
+            client.journal.started(demo_url, "gone-task", "build", {}, "working")
+            adapter = TaskToolAdapter(client)
+            adapter.remember("gone-task", "build")
+            out["first"] = await adapter.attention()
+            out["second"] = await adapter.attention()
+            out["journal"] = client.journal.get(demo_url, "gone-task")
+        dead = f"http://127.0.0.1:{free_port()}/mcp"
+        async with TaskClient(dead, max_errors=1) as client:
+            adapter = TaskToolAdapter(client)
+            adapter.remember("some-task", "build")
+            out["unreachable"] = await adapter.attention()
+            out["still_watched"] = list(adapter.watch.watched)
+        return out
+
+    out = _run(scenario)
+    assert out["first"].startswith("task gone-task (tool build) is no longer known to the server: ")
+    assert out["second"] == ""
+    assert out["journal"] is None
+    assert out["unreachable"] == "" and out["still_watched"] == ["some-task"]

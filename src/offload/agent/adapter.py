@@ -21,6 +21,7 @@ from offload.agent.attention import Attention
 from offload.agent.questions import answer_hint, describe_question, describe_questions, expand_answer, pending_questions
 from offload.client import (
     InputUnhandled,
+    RpcError,
     TaskCancelled,
     TaskClient,
     TaskError,
@@ -28,7 +29,7 @@ from offload.client import (
     TaskHandle,
     TaskTimeout,
 )
-from offload.protocol import TERMINAL
+from offload.protocol import INVALID_PARAMS, TERMINAL
 from offload.protocol.answers import check_answer
 
 __all__ = ["TASK_TOOLS", "TASK_TOOL_NAMES", "TaskToolAdapter", "result_text"]
@@ -355,7 +356,9 @@ class TaskToolAdapter:
         """One line of news about the tasks started here (ended, or asking), or "" when there is none.
 
         Each watched task is looked up once (`tasks/get`, by the harness, outside the window); what
-        the model already saw in a task_status, task_result or task_answer answer is not repeated.
+        the model already saw in a task_status, task_result or task_answer answer is not repeated. A
+        task the server no longer knows (expired, say) is told once and dropped, from the journal too;
+        one that cannot be looked up right now (the server is down) is tried again next time.
         """
         parts: list[str] = []
         for task_id in list(self.watch.watched):
@@ -363,8 +366,12 @@ class TaskToolAdapter:
             try:
                 task = await handle.status()
             except TaskError as exc:
-                self.watch.watched.pop(task_id, None)
-                parts.append(_one_line(f"{self._label(task_id)} cannot be followed: {exc}"))
+                cause = exc.__cause__
+                if isinstance(cause, RpcError) and cause.code == INVALID_PARAMS:
+                    parts.append(_one_line(f"{self._label(task_id)} is no longer known to the server: {cause.message}"))
+                    self.watch.watched.pop(task_id, None)
+                    if self.client.journal is not None:
+                        self.client.journal.forget(self.client.url, task_id)
                 continue
             parts.append(self.watch.news(task_id, task, handle.answered))
         return Attention.line(parts)
