@@ -58,8 +58,8 @@ def _npm_install(*specs: str) -> str | None:
     return None
 
 
-def node() -> tuple[str | None, str]:
-    """A Node >= 18 binary, or (None, why not)."""
+def node(min_major: int = 18) -> tuple[str | None, str]:
+    """A Node >= `min_major` binary, or (None, why not)."""
     candidates = [os.environ.get("OFFLOAD_NODE"), shutil.which("node")]
     pkg = _node_package()
     if pkg is not None:
@@ -68,13 +68,13 @@ def node() -> tuple[str | None, str]:
             str(CACHE / "node_modules" / pkg / "bin" / "node"),
         ]
     for candidate in candidates:
-        if candidate and Path(candidate).exists() and _major(candidate) >= 18:
+        if candidate and Path(candidate).exists() and _major(candidate) >= min_major:
             return candidate, ""
     if pkg is None:
-        return None, f"no Node >= 18 here and no npm Node build for {platform.system()}/{platform.machine()}"
+        return None, f"no Node >= {min_major} here and no npm Node build for {platform.system()}/{platform.machine()}"
     failure = _npm_install(f"{pkg}@22")
     local = CACHE / "node_modules" / pkg / "bin" / "node"
-    if failure is None and local.exists() and _major(str(local)) >= 18:
+    if failure is None and local.exists() and _major(str(local)) >= min_major:
         return str(local), ""
     return None, failure or f"{local} does not run"
 

@@ -24,7 +24,7 @@ PUBLIC = {
         "__version__",
         "open_store",
     ],
-    "offload.server": ["Tasks", "publish_event"],
+    "offload.server": ["Tasks"],
     "offload.runtime": [
         "MODES",
         "Execution",

@@ -1,75 +1,107 @@
-"""`answer_problems`: an inputResponses value must be the result shape of the request it answers."""
+"""offload.protocol.answers: an answer to an input request is checked against what was asked."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from offload.protocol.answers import check_answer, check_elicit_answer, check_roots_answer, check_sampling_answer
 
-from offload.protocol.answers import answer_problems
-
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "ok": {"type": "boolean"},
-        "name": {"type": "string", "minLength": 2, "maxLength": 5},
-        "count": {"type": "integer", "minimum": 1, "maximum": 3},
-        "ratio": {"type": "number"},
-        "color": {"type": "string", "enum": ["red", "blue"]},
-        "size": {"type": "string", "oneOf": [{"const": "s", "title": "Small"}, {"const": "l", "title": "Large"}]},
-        "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}, "maxItems": 2},
-        "mail": {"type": "string", "format": "email"},
+FORM: dict[str, Any] = {
+    "message": "Ship 1.4.0?",
+    "requestedSchema": {
+        "type": "object",
+        "properties": {
+            "approve": {"type": "boolean", "description": "Ship it?"},
+            "env": {"type": "string", "enum": ["prod", "staging"]},
+            "replicas": {"type": "integer", "minimum": 1, "maximum": 9},
+            "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}},
+        },
+        "required": ["approve"],
     },
-    "required": ["ok"],
 }
-ELICIT = {"method": "elicitation/create", "params": {"mode": "form", "message": "?", "requestedSchema": SCHEMA}}
 
 
-def problems(answer: Any) -> list[str]:
-    return answer_problems(ELICIT, answer)
+def test_a_valid_form_answer_has_no_problems() -> None:
+    assert check_elicit_answer(FORM, {"action": "accept", "content": {"approve": True}}) == []
+    full = {"approve": False, "env": "prod", "replicas": 3, "tags": ["a"]}
+    assert check_elicit_answer(FORM, {"action": "accept", "content": full}) == []
+    assert check_elicit_answer(FORM, {"action": "decline"}) == []
+    assert check_elicit_answer(FORM, {"action": "cancel", "_meta": {"x": 1}}) == []
 
 
-def test_a_valid_accept_decline_and_cancel() -> None:
-    assert problems({"action": "accept", "content": {"ok": True, "name": "Ada", "count": 2, "ratio": 0.5}}) == []
-    assert problems({"action": "accept", "content": {"ok": False, "color": "red", "size": "l", "tags": ["a"]}}) == []
-    assert problems({"action": "decline"}) == []
-    assert problems({"action": "cancel"}) == []
+def test_form_answers_are_checked_field_by_field() -> None:
+    problems = check_elicit_answer(
+        FORM, {"action": "accept", "content": {"approve": "yes", "env": "dev", "replicas": 0, "aprove": True}}
+    )
+    assert problems == [
+        "content.aprove: not a requested field (requested: approve, env, replicas, tags)",
+        "content.approve: 'yes' is not of type 'boolean'",
+        "content.env: 'dev' is not one of ['prod', 'staging']",
+        "content.replicas: 0 is less than the minimum of 1",
+    ]
+    assert check_elicit_answer(FORM, {"action": "accept", "content": {}}) == [
+        "content: 'approve' is a required property"
+    ]
+    assert check_elicit_answer(FORM, {"action": "accept", "content": {"approve": True, "tags": ["c"]}}) == [
+        "content.tags.0: 'c' is not one of ['a', 'b']"
+    ]
+    nested = check_elicit_answer(FORM, {"action": "accept", "content": {"approve": True, "env": {"x": 1}}})
+    assert nested[0] == "content.env: must be a string, number, boolean or list of strings, not an object"
 
 
-@pytest.mark.parametrize(
-    ("answer", "expected"),
-    [
-        (42, "must be an object with an action"),
-        ({"action": "not-an-action", "content": 42}, "action must be one of accept, decline, cancel"),
-        ({"action": "accept", "content": {"ok": "yes"}}, "field 'ok' must be a boolean, got string"),
-        ({"action": "accept", "content": {}}, "field 'ok' is required"),
-        ({"action": "accept", "content": {"ok": True, "count": 1.5}}, "field 'count' must be an integer"),
-        ({"action": "accept", "content": {"ok": True, "count": 9}}, "field 'count' must be <= 3"),
-        ({"action": "accept", "content": {"ok": True, "name": "A"}}, "at least 2 characters"),
-        ({"action": "accept", "content": {"ok": True, "color": "green"}}, "'green' is not one of ['red', 'blue']"),
-        ({"action": "accept", "content": {"ok": True, "size": "m"}}, "'m' is not one of ['s', 'l']"),
-        ({"action": "accept", "content": {"ok": True, "tags": ["a", "z"]}}, "'z' is not one of ['a', 'b']"),
-        ({"action": "accept", "content": {"ok": True, "mail": "nope"}}, "field 'mail' must be a email"),
-        ({"action": "accept", "content": {"ok": True, "ratio": True}}, "field 'ratio' must be a number, got boolean"),
-        ({"action": "accept", "content": "yes"}, "content must be an object"),
-    ],
-)
-def test_invalid_elicitation_answers_say_what_is_wrong(answer: Any, expected: str) -> None:
-    found = problems(answer)
-    assert found, answer
-    assert any(expected in p for p in found), found
+def test_the_result_shape_is_checked() -> None:
+    assert check_elicit_answer(FORM, True) == ["the answer must be an object {action, content}, not a boolean"]
+    assert check_elicit_answer(FORM, {"action": "yes"}) == ["action must be one of accept, decline, cancel, not 'yes'"]
+    assert check_elicit_answer(FORM, {"action": "accept"}) == [
+        "action accept needs content: an object with the requested fields, not null"
+    ]
+    assert check_elicit_answer(FORM, {"action": "decline", "content": {"approve": False}}) == [
+        "no content expected: content goes with accept"
+    ]
+    assert check_elicit_answer(FORM, {"action": "accept", "content": {"approve": True}, "approve": True}) == [
+        "unexpected key(s) approve: an elicitation answer has action and content"
+    ]
 
 
-def test_sampling_and_roots_answers_are_checked_by_their_result_shapes() -> None:
-    sampling = {"method": "sampling/createMessage", "params": {"messages": [], "maxTokens": 5}}
+def test_url_mode_is_accepted_without_content() -> None:
+    url = {"mode": "url", "message": "Sign in", "url": "https://example.com/login", "elicitationId": "e1"}
+    assert check_elicit_answer(url, {"action": "accept"}) == []
+    assert check_elicit_answer(url, {"action": "accept", "content": {"x": 1}}) == [
+        "no content expected: a URL elicitation is accepted without content"
+    ]
+
+
+def test_a_schema_that_is_not_json_schema_does_not_block_the_answer() -> None:
+    broken = {"message": "?", "requestedSchema": {"type": "object", "properties": {"a": {"type": 5}}}}
+    assert check_elicit_answer(broken, {"action": "accept", "content": {"a": "x"}}) == []
+
+
+def test_sampling_answers() -> None:
     good = {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m"}
-    assert answer_problems(sampling, good) == []
-    assert answer_problems(sampling, {"role": "assistant"})
-    roots = {"method": "roots/list", "params": {}}
-    assert answer_problems(roots, {"roots": [{"uri": "file:///tmp"}]}) == []
-    assert answer_problems(roots, {"roots": "all of them"})
-    assert answer_problems(roots, [1])
+    assert check_sampling_answer({"messages": []}, good) == []
+    problems = check_sampling_answer({"messages": []}, {"role": "bot", "content": {"type": "text", "text": "x"}})
+    assert "role: Input should be 'user' or 'assistant'" in problems
+    assert "model: Field required" in problems
+    assert check_sampling_answer({}, "hi") == [
+        "the answer must be a CreateMessageResult object {role, content, model}, not a string"
+    ]
+    # With tools in the request, a list of blocks is a valid content.
+    with_tools = {"messages": [], "tools": [{"name": "t", "inputSchema": {"type": "object"}}]}
+    assert check_sampling_answer(with_tools, {**good, "content": [{"type": "text", "text": "a"}]}) == []
 
 
-def test_requests_of_other_methods_are_left_to_the_tool() -> None:
-    assert answer_problems({"method": "x/custom", "params": {}}, "anything") == []
+def test_roots_answers() -> None:
+    assert check_roots_answer({}, {"roots": [{"uri": "file:///srv", "name": "srv"}]}) == []
+    assert check_roots_answer({}, {"roots": []}) == []
+    assert any("roots.0.uri" in p for p in check_roots_answer({}, {"roots": [{"uri": "https://x"}]}))
+    assert check_roots_answer({}, {}) == ["roots: Field required"]
+
+
+def test_check_answer_dispatches_on_the_method() -> None:
+    request = {"method": "elicitation/create", "params": FORM}
+    assert check_answer(request, {"action": "accept", "content": {"approve": True}}) == []
+    assert check_answer(request, {"action": "accept", "content": {}}) != []
+    assert check_answer({"method": "roots/list"}, {"roots": []}) == []
+    assert check_answer({"method": "tools/call"}, {}) == [
+        "cannot answer a 'tools/call' request (known: elicitation/create, sampling/createMessage, roots/list)"
+    ]

@@ -38,13 +38,13 @@ def test_an_invalid_answer_is_refused_and_its_key_stays_open(client: Client) -> 
     [key] = waiting["inputRequests"]
     for bad, wording in (
         ({"action": "not-an-action", "content": 42}, "action must be one of accept, decline, cancel"),
-        ({"action": "accept", "content": {"name": True}}, "field 'name' must be a string, got boolean"),
-        ({"action": "accept", "content": {}}, "field 'name' is required"),
+        ({"action": "accept", "content": {"name": True}}, "content.name: True is not of type 'string'"),
+        ({"action": "accept", "content": {}}, "content: 'name' is a required property"),
     ):
         err = rpc_error(client.update, task_id, {key: bad})
         assert err.code == -32602
         assert key in err.message and wording in err.message, err.message
-        assert err.data == {"invalidResponses": {key: [wording]}} or wording in str(err.data)
+        assert any(wording in problem for problem in err.data["invalidResponses"][key])
         assert client.get(task_id)["inputRequests"] == waiting["inputRequests"]  # nothing was taken
     client.update(task_id, {key: elicit_accept(name="Ada")})
     assert text_of(client.wait_for(task_id)["result"]) == "Hello, Ada!"

@@ -48,7 +48,7 @@ def test_a_running_task_past_its_ttl_is_stopped_and_its_end_pushed(e2e_server: S
     final = client.wait_for(task_id)
     assert final["status"] == "failed", final
     assert final["error"]["code"] == -32053
-    assert "time to live (700 ms) ran out" in final["statusMessage"]
+    assert "TTL (time to live, 700 ms) ran out" in final["statusMessage"]
     assert final["ttlMs"] > 700  # stretched, so the final status stays readable for a while
     # Still readable a moment later (the grace period), not "expired" or purged at once.
     assert client.get(task_id)["status"] == "failed"

@@ -1,4 +1,4 @@
-"""An ordinary MCP server (no offload) that `offload gateway` is put in front of in tests/test_gateway.py.
+"""An ordinary MCP server (no offload) that `offload gateway` is put in front of in tests/gateway/test_gateway.py.
 
 Run over stdio: `python gateway_upstream.py [--legacy]`, or `--http PORT` for Streamable HTTP. With
 `--legacy` it serves only the 2025-11-25 initialize handshake (`server/discover` is unknown, so

@@ -41,6 +41,7 @@ _MODULES = {
     "worker": "serve",
     "demo": "serve",
     "gateway": "gateway",
+    "bridge": "bridge",
     "tools": "listing",
     "tasks": "listing",
     "call": "tasks",

@@ -32,6 +32,7 @@ SUMMARY = {
     "worker": "claim and run tasks from a shared store (no HTTP)",
     "demo": "run an example server and a task-aware client against it",
     "gateway": "serve an existing MCP server (stdio command or URL) with durable tasks",
+    "bridge": "serve a task-capable server to MCP hosts without tasks: long calls answer with a handle",
     "tools": "list a server's tools and their arguments",
     "tasks": "list the tasks in the client journal (unfinished by default)",
     "call": "call a tool; follow the task it starts to its end (or --detach)",

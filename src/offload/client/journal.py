@@ -110,6 +110,10 @@ class Journal:
             (json.dumps(merged), time.time(), server, task_id),
         )
 
+    def forget(self, server: str, task_id: str) -> None:
+        """Drop a task the server no longer knows (purged or expired): nothing is left to follow."""
+        self._db.execute("DELETE FROM client_tasks WHERE server=? AND task_id=?", (server, task_id))
+
     def get(self, server: str, task_id: str) -> JournalEntry | None:
         row = self._db.execute(
             f"SELECT {_FIELDS} FROM client_tasks WHERE server=? AND task_id=?", (server, task_id)

@@ -6,7 +6,6 @@ from offload.gateway.config import (
     ToolRule,
     UpstreamConfig,
     config_from_mapping,
-    load_config,
 )
 from offload.gateway.server import Gateway, GatewayTasks
 from offload.gateway.upstream import Upstream
@@ -20,5 +19,4 @@ __all__ = [
     "Upstream",
     "UpstreamConfig",
     "config_from_mapping",
-    "load_config",
 ]

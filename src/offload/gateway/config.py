@@ -1,7 +1,8 @@
 """Gateway configuration: upstream servers, the task policy of their tools, the store.
 
 From flags (`offload gateway --upstream 'node server.js' --mode auto --budget 1`) or a TOML file
-(`--config gateway.toml`, flags override it):
+(`--config gateway.toml`, flags override it). The CLI reads the file and lays the flags over the
+table; `config_from_mapping` turns the result into a `GatewayConfig`:
 
     store = "sqlite:///gateway-tasks.db"   # task store URL (default sqlite:///offload-gateway.db)
     mode = "auto"                          # task mode of upstream tools without a [tools] entry
@@ -30,10 +31,8 @@ from __future__ import annotations
 import fnmatch
 import re
 import shlex
-import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from offload.runtime import MODES, TaskMode, TaskPolicy
@@ -79,6 +78,8 @@ class UpstreamConfig:
             raise ConfigError(f"upstream name {self.name!r} must be 1-64 of A-Z a-z 0-9 _ . -")
         if self.connect_timeout_s <= 0 or self.list_timeout_s <= 0:
             raise ConfigError(f"upstream {self.name!r}: timeouts must be > 0")
+        if not 0 < self.restart_delay_s <= self.max_restart_delay_s:
+            raise ConfigError(f"upstream {self.name!r}: need 0 < restart_delay_s <= max_restart_delay_s")
 
     @property
     def target(self) -> str:
@@ -193,14 +194,6 @@ def split_command(command: str | Iterable[str]) -> tuple[str, ...]:
     return parts
 
 
-def upstream_from_target(target: str, **options: Any) -> UpstreamConfig:
-    """`--upstream` flag: a URL (Streamable HTTP) or a command line (stdio)."""
-    target = target.strip()
-    if target.startswith(("http://", "https://")):
-        return UpstreamConfig(url=target, **options)
-    return UpstreamConfig(command=split_command(target), **options)
-
-
 def _upstream_from_table(data: Mapping[str, Any], index: int, several: bool) -> UpstreamConfig:
     where = f"upstream {data.get('name', index)!r}"
     _unknown(where, data, _UPSTREAM_KEYS)
@@ -265,18 +258,3 @@ def config_from_mapping(data: Mapping[str, Any]) -> GatewayConfig:
         return GatewayConfig(upstreams=upstreams, tools=rules, **top)
     except TypeError as exc:
         raise ConfigError(f"gateway config: {exc}") from None
-
-
-def load_config(path: str | Path) -> GatewayConfig:
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"no such config file: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return config_from_mapping(data)
-
-
-def with_overrides(config: GatewayConfig, **changes: Any) -> GatewayConfig:
-    """`config` with the given fields replaced (flags over the file); `None` values are ignored."""
-    return replace(config, **{k: v for k, v in changes.items() if v is not None})

@@ -16,16 +16,24 @@ import anyio
 import mcp_types as types
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ResourceUpdated, ToolsListChanged
 from mcp_types import INVALID_PARAMS
 from pydantic import AnyUrl
 
 from offload.gateway.config import GatewayConfig
-from offload.gateway.upstream import ListKind, Upstream
+from offload.gateway.listings import ListKind
+from offload.gateway.upstream import Upstream
 from offload.runtime import TaskPolicy
-from offload.server import Tasks, publish_event
+from offload.server import Tasks
 from offload.store import TaskStore
+
+_LIST_EVENTS: dict[ListKind, type[ToolsListChanged | PromptsListChanged | ResourcesListChanged]] = {
+    "tools": ToolsListChanged,
+    "prompts": PromptsListChanged,
+    "resources": ResourcesListChanged,
+}
 
 
 class GatewayTasks(Tasks):
@@ -66,8 +74,18 @@ class Gateway(MCPServer[Any]):
     serve_http(gateway, port=8000)      # offload.server.app; or gateway.run("stdio")
     """
 
-    def __init__(self, config: GatewayConfig, *, tasks: Tasks | None = None, **server_options: Any) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        tasks: Tasks | None = None,
+        subscriptions: SubscriptionBus | None = None,
+        **server_options: Any,
+    ) -> None:
         self.config = config
+        # The bus behind subscriptions/listen: upstream list changes are published on it. The gateway
+        # makes its own (the SDK's public in-memory bus) rather than reaching for the server's.
+        self.events: SubscriptionBus = subscriptions if subscriptions is not None else InMemorySubscriptionBus()
         self.tasks = tasks if tasks is not None else GatewayTasks(config)
         self.upstreams = [
             Upstream(u, on_change=self._upstream_changed, on_resource_updated=self._resource_updated)
@@ -75,7 +93,13 @@ class Gateway(MCPServer[Any]):
         ]
         # Longest prefix first, so `a_b_` wins over `a_` for `a_b_tool`.
         self._routes = sorted(self.upstreams, key=lambda u: len(u.prefix), reverse=True)
-        super().__init__(config.name, extensions=[self.tasks], lifespan=self._lifespan, **server_options)
+        super().__init__(
+            config.name,
+            extensions=[self.tasks],
+            lifespan=self._lifespan,
+            subscriptions=self.events,
+            **server_options,
+        )
         self.completion()(self._complete)  # type: ignore[no-untyped-call]
 
     def upstream(self, name: str) -> Upstream:
@@ -105,12 +129,12 @@ class Gateway(MCPServer[Any]):
     # -- change notifications, to subscriptions/listen streams --
 
     async def _upstream_changed(self, upstream: Upstream, kind: ListKind) -> None:
-        event = {"tools": ToolsListChanged, "prompts": PromptsListChanged, "resources": ResourcesListChanged}.get(kind)
+        event = _LIST_EVENTS.get(kind)
         if event is not None:
-            await publish_event(self, event())
+            await self.events.publish(event())
 
     async def _resource_updated(self, uri: str) -> None:
-        await publish_event(self, ResourceUpdated(uri=uri))
+        await self.events.publish(ResourceUpdated(uri=uri))
 
     # -- routing --
 

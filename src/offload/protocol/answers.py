@@ -1,169 +1,155 @@
-"""Is this `inputResponses` value a valid answer to the request it names?
+"""Is this a valid answer to that input request? Checked before `tasks/update` sends it.
 
-tasks.md "Task Update Requests": each value answers one entry of `inputRequests` and has the
-result shape of the standalone request (MRTR): an `ElicitResult` for `elicitation/create`, a
-`CreateMessageResult` for `sampling/createMessage`, a `ListRootsResult` for `roots/list`. An
-accepted form elicitation's `content` must also fit the `requestedSchema`, which the elicitation
-spec restricts to a flat object of primitive fields (string, number, integer, boolean, single and
-multiple choice). The checks return the problems as short phrases; an empty list means valid.
-The server refuses an invalid answer before the tool sees it, and the client checks it before
-sending.
+A task that needs input lists `inputRequests`: server-to-client requests (`elicitation/create`,
+`sampling/createMessage`, `roots/list`) waiting for answers (tasks.md, "Input Requests"). An answer
+the server cannot use costs a round trip at best and, at worst, a task that resumes with garbage, so
+the agent adapter, the bridge, the CLI and the server all check answers here first. Each check is
+a pure function returning the problems found, as sentences that say which field and what was
+expected, so a model (or a person) can fix the answer and try again; an empty list means "send it".
+
+    problems = check_answer(task["inputRequests"][key], answer)
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from mcp_types import CreateMessageResult, CreateMessageResultWithTools, ListRootsResult
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["answer_problems", "elicit_problems"]
+__all__ = [
+    "ELICIT_ACTIONS",
+    "check_answer",
+    "check_elicit_answer",
+    "check_roots_answer",
+    "check_sampling_answer",
+]
 
-_ACTIONS = ("accept", "decline", "cancel")
-_FORMATS = {
-    "email": re.compile(r"^[^@\s]+@[^@\s]+$"),
-    "date": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
-    "date-time": re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$"),
-    "uri": re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$"),
-}
-_JSON_TYPES = {"string": str, "boolean": bool, "object": dict, "array": list}
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    return "array" if isinstance(value, list) else type(value).__name__
+#: ElicitResult.action (2025-11-25 and later): the user accepted (with content), declined, or dismissed.
+ELICIT_ACTIONS = ("accept", "decline", "cancel")
+_PRIMITIVE = (str, int, float, bool)
 
 
-def _choices(schema: dict[str, Any]) -> list[Any] | None:
-    if isinstance(schema.get("enum"), list):
-        return list(schema["enum"])
-    options = schema.get("oneOf") or schema.get("anyOf")
-    if isinstance(options, list):
-        consts = [o["const"] for o in options if isinstance(o, dict) and "const" in o]
-        return consts or None
-    return None
+def check_elicit_answer(params: Mapping[str, Any], answer: Any) -> list[str]:
+    """Problems with `answer` as an `ElicitResult` for an `elicitation/create` with these `params`.
 
-
-def _field_problems(name: str, schema: Any, value: Any) -> list[str]:
-    if not isinstance(schema, dict):
-        return []
-    kind = schema.get("type")
-    choices = _choices(schema)
-    if kind == "array":
-        if not isinstance(value, list):
-            return [f"field {name!r} must be an array, got {_kind(value)}"]
-        items = schema.get("items")
-        allowed = _choices(items) if isinstance(items, dict) else None
-        out = [
-            f"field {name!r}: {v!r} is not one of {allowed}" for v in value if allowed is not None and v not in allowed
-        ]
-        if isinstance(schema.get("minItems"), int) and len(value) < schema["minItems"]:
-            out.append(f"field {name!r} needs at least {schema['minItems']} items")
-        if isinstance(schema.get("maxItems"), int) and len(value) > schema["maxItems"]:
-            out.append(f"field {name!r} takes at most {schema['maxItems']} items")
-        return out
-    if choices is not None:
-        return [] if value in choices else [f"field {name!r}: {value!r} is not one of {choices}"]
-    if kind in ("number", "integer"):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if kind == "integer":
-            ok = ok and float(value).is_integer()
-        if not ok:
-            return [f"field {name!r} must be {'an integer' if kind == 'integer' else 'a number'}, got {_kind(value)}"]
-        out = []
-        if isinstance(schema.get("minimum"), int | float) and value < schema["minimum"]:
-            out.append(f"field {name!r} must be >= {schema['minimum']}")
-        if isinstance(schema.get("maximum"), int | float) and value > schema["maximum"]:
-            out.append(f"field {name!r} must be <= {schema['maximum']}")
-        return out
-    expected = _JSON_TYPES.get(kind) if isinstance(kind, str) else None
-    if expected is None:
-        return []  # no type, or one the restricted schema does not define: nothing to hold the value to
-    if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
-        return [f"field {name!r} must be a {kind}, got {_kind(value)}"]
-    if isinstance(value, str):
-        out = []
-        if isinstance(schema.get("minLength"), int) and len(value) < schema["minLength"]:
-            out.append(f"field {name!r} needs at least {schema['minLength']} characters")
-        if isinstance(schema.get("maxLength"), int) and len(value) > schema["maxLength"]:
-            out.append(f"field {name!r} takes at most {schema['maxLength']} characters")
-        pattern = _FORMATS.get(str(schema.get("format")))
-        if pattern is not None and not pattern.match(value):
-            out.append(f"field {name!r} must be a {schema['format']}")
-        return out
-    return []
-
-
-def elicit_problems(params: dict[str, Any], answer: Any) -> list[str]:
-    """Problems of `answer` as the result of an `elicitation/create` with these params."""
-    if not isinstance(answer, dict):
-        return [f"an elicitation answer must be an object with an action, got {_kind(answer)}"]
+    Form mode: an accepted answer carries `content` valid against `requestedSchema` (types,
+    required fields, enums, bounds) with no field the schema does not request (a misspelled optional
+    field would otherwise be dropped without a word). URL mode: `accept` carries no content. Decline
+    and cancel carry no content.
+    """
+    if not isinstance(answer, Mapping):
+        return [f"the answer must be an object {{action, content}}, not {_kind(answer)}"]
+    problems: list[str] = []
     action = answer.get("action")
-    if action not in _ACTIONS:
-        return [f"action must be one of {', '.join(_ACTIONS)}, got {action!r}"]
+    if action not in ELICIT_ACTIONS:
+        problems.append(f"action must be one of accept, decline, cancel, not {action!r}")
+    extra = sorted(set(answer) - {"action", "content", "_meta"})
+    if extra:
+        problems.append(f"unexpected key(s) {', '.join(extra)}: an elicitation answer has action and content")
     content = answer.get("content")
     if action != "accept" or params.get("mode") == "url":
-        return (
-            [] if content is None or isinstance(content, dict) else [f"content must be an object, got {_kind(content)}"]
-        )
+        if content is not None:
+            why = "a URL elicitation is accepted without content" if action == "accept" else "content goes with accept"
+            problems.append(f"no content expected: {why}")
+        return problems
+    if not isinstance(content, Mapping):
+        problems.append(f"action accept needs content: an object with the requested fields, not {_kind(content)}")
+        return problems
     schema = params.get("requestedSchema")
-    if not isinstance(schema, dict):
-        return []
-    if content is None:
-        content = {}
-    if not isinstance(content, dict):
-        return [f"content must be an object of the requested fields, got {_kind(content)}"]
-    raw_properties = schema.get("properties")
-    properties: dict[str, Any] = raw_properties if isinstance(raw_properties, dict) else {}
-    problems = [f"field {name!r} is required" for name in schema.get("required") or [] if name not in content]
+    schema = schema if isinstance(schema, Mapping) else {}
+    properties = schema.get("properties") if isinstance(schema.get("properties"), Mapping) else {}
+    assert isinstance(properties, Mapping)
     for name, value in content.items():
-        if name in properties:
-            problems += _field_problems(name, properties[name], value)
-        elif schema.get("additionalProperties") is False:
-            problems.append(f"field {name!r} is not in the requested schema")
+        if name not in properties:
+            asked = ", ".join(properties) or "none"
+            problems.append(f"content.{name}: not a requested field (requested: {asked})")
+        elif not (
+            isinstance(value, _PRIMITIVE) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ):
+            problems.append(f"content.{name}: must be a string, number, boolean or list of strings, not {_kind(value)}")
+    problems.extend(_schema_problems(schema, content))
     return problems
 
 
-def _model_problems(model: type[BaseModel] | tuple[type[BaseModel], ...], answer: Any, what: str) -> list[str]:
-    if not isinstance(answer, dict):
-        return [f"a {what} answer must be an object, got {_kind(answer)}"]
-    first: ValidationError | None = None
-    for candidate in model if isinstance(model, tuple) else (model,):
-        try:
-            candidate.model_validate(answer)
-            return []
-        except ValidationError as exc:
-            first = first or exc
-    assert first is not None
-    return [
-        f"{'.'.join(str(p) for p in err['loc']) or what}: {err['msg']}" for err in first.errors(include_url=False)[:3]
-    ]
+def _is_value(value: Any) -> bool:
+    """Elicitation content values are primitives or lists of strings (multi-select)."""
+    return isinstance(value, _PRIMITIVE) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
 
-def answer_problems(request: dict[str, Any], answer: Any) -> list[str]:
-    """Problems of `answer` as the response to `request` (an `inputRequests` entry); [] if valid.
+def _schema_problems(schema: Mapping[str, Any], content: Mapping[str, Any]) -> list[str]:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError:
+        return []  # a schema we cannot read is the server's problem; the answer is not blocked by it
+    out: list[str] = []
+    for error in sorted(Draft202012Validator(schema).iter_errors(content), key=lambda e: list(e.path)):
+        where = ".".join(str(p) for p in error.path)
+        if error.validator == "additionalProperties":
+            continue  # reported above, with the list of requested fields
+        out.append(f"content.{where}: {error.message}" if where else f"content: {error.message}")
+    return out
 
-    Requests of methods this module does not know are not checked: the tool that asked decides.
+
+def check_sampling_answer(params: Mapping[str, Any], answer: Any) -> list[str]:
+    """Problems with `answer` as the `CreateMessageResult` of a `sampling/createMessage`.
+
+    It needs `role`, `model` and `content` (a text, image or audio block; with `tools` in the request,
+    also tool-use blocks or a list of blocks).
     """
+    if not isinstance(answer, Mapping):
+        return [f"the answer must be a CreateMessageResult object {{role, content, model}}, not {_kind(answer)}"]
+    model: type[BaseModel] = CreateMessageResultWithTools if params.get("tools") else CreateMessageResult
+    return _model_problems(model, answer)
+
+
+def check_roots_answer(params: Mapping[str, Any], answer: Any) -> list[str]:
+    """Problems with `answer` as the `ListRootsResult` of a `roots/list`: `{"roots": [{"uri": "file://…"}]}`."""
+    if not isinstance(answer, Mapping):
+        return [f'the answer must be an object {{"roots": [...]}}, not {_kind(answer)}']
+    problems = _model_problems(ListRootsResult, answer)
+    roots = answer.get("roots")
+    if not problems and isinstance(roots, list):
+        for i, root in enumerate(roots):
+            uri = str(root.get("uri", "")) if isinstance(root, Mapping) else ""
+            if not uri.startswith("file://"):  # client/roots: "uri ... MUST be a file:// URI"
+                problems.append(f"roots.{i}.uri: must start with file://, not {uri!r}")
+    return problems
+
+
+_CHECKS = {
+    "elicitation/create": check_elicit_answer,
+    "sampling/createMessage": check_sampling_answer,
+    "roots/list": check_roots_answer,
+}
+
+
+def check_answer(request: Mapping[str, Any], answer: Any) -> list[str]:
+    """Problems with `answer` to one `inputRequests` entry (`{"method", "params"}`), by its method."""
     method = request.get("method")
-    raw = request.get("params")
-    params: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    if method == "elicitation/create":
-        return elicit_problems(params, answer)
-    if method == "sampling/createMessage":
-        return _model_problems((CreateMessageResult, CreateMessageResultWithTools), answer, "sampling")
-    if method == "roots/list":
-        return _model_problems(ListRootsResult, answer, "roots")
+    check = _CHECKS.get(str(method))
+    if check is None:
+        return [f"cannot answer a {method!r} request (known: {', '.join(_CHECKS)})"]
+    params = request.get("params")
+    return check(params if isinstance(params, Mapping) else {}, answer)
+
+
+def _model_problems(model: type[BaseModel], data: Mapping[str, Any]) -> list[str]:
+    try:
+        model.model_validate(dict(data))
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err["loc"])
+            out.append(f"{where}: {err['msg']}" if where else err["msg"])
+        return out
     return []
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), f"a {type(value).__name__}"
+    )

@@ -1,6 +1,5 @@
 """The MCP server surface: the Tasks extension and the HTTP app around it."""
 
-from offload.server.bridge import publish_event
 from offload.server.extension import Tasks
 
-__all__ = ["Tasks", "publish_event"]
+__all__ = ["Tasks"]

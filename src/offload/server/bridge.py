@@ -179,14 +179,6 @@ def subscription_bus(server: MCPServer[Any]) -> Any:
     return server._subscriptions
 
 
-async def publish_event(server: MCPServer[Any], event: Any) -> None:
-    """Announce a core event (a list change, a resource update) to the server's `subscriptions/listen` streams.
-
-    Public as `offload.server.publish_event`, for servers that change their lists at run time (the gateway).
-    """
-    await subscription_bus(server).publish(event)
-
-
 def current_principal() -> str | None:
     """The authenticated caller of the HTTP request being served (outside a request context)."""
     # authenticated_principal reads the request's access token; it does not use its argument in 2.3.

@@ -217,7 +217,13 @@ class Tasks(Extension):
 
     async def _check_declarations(self, server: MCPServer[Any]) -> None:
         """Say loudly, at start-up, when a declared policy names no tool: that tool would run inline."""
-        names = {tool.name for tool in await server.list_tools()}
+        if not self._declared:
+            return
+        try:
+            names = {tool.name for tool in await server.list_tools()}
+        except Exception as exc:  # a server whose tools come from elsewhere (a gateway's upstream) may not say yet
+            logger.debug("could not list the tools to check @tasks.tool declarations: %s", exc)
+            return
         for declared in sorted(set(self._declared) - names):
             policy = self._declared[declared]
             logger.error(

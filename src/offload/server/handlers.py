@@ -18,7 +18,7 @@ from typing import Any
 from mcp.shared.exceptions import MCPError
 
 from offload.protocol import EXPIRED_MESSAGE, INVALID_PARAMS, NOT_FOUND_MESSAGE, detailed_task
-from offload.protocol.answers import answer_problems
+from offload.protocol.answers import check_answer
 from offload.runtime import TaskRuntime
 from offload.store import TaskRecord, TaskStore, now_ms
 
@@ -81,7 +81,7 @@ class TaskHandlers:
         problems = {
             key: found
             for key, value in responses.items()
-            if key in record.input_requests and (found := answer_problems(record.input_requests[key], value))
+            if key in record.input_requests and (found := check_answer(record.input_requests[key], value))
         }
         if problems:
             detail = "; ".join(f"{key}: {', '.join(found)}" for key, found in problems.items())
