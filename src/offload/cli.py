@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_gateway_parser(sub)
 
+    from offload.ops.admin import add_admin_parser  # ops (issue 13): the admin CLI
+
+    add_admin_parser(sub)
+
     demo = sub.add_parser("demo", help="run an example server and a task-aware client against it")
     demo.add_argument("--dir", help="where to keep the demo's task store (default: a new temporary folder)")
     demo.add_argument("--fast", action="store_true", help="shorter operation, for tests")
