@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     from offload.ops.admin import add_admin_parser  # ops (issue 13): the admin CLI
 
     add_admin_parser(sub)
+    from offload.ops.console import add_console_parser  # ops (issue 13): the web console
+
+    add_console_parser(sub)
 
     demo = sub.add_parser("demo", help="run an example server and a task-aware client against it")
     demo.add_argument("--dir", help="where to keep the demo's task store (default: a new temporary folder)")
