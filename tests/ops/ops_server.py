@@ -17,6 +17,34 @@ from offload import Tasks
 
 MARKS = Path(os.environ.get("OPS_MARKS", "."))
 
+
+def _telemetry() -> None:
+    """With OPS_METRICS_PORT: a Prometheus endpoint; with OPS_SPANS: finished spans as JSON lines there."""
+    if port := os.environ.get("OPS_METRICS_PORT"):
+        from offload.observe.prometheus import start_metrics_endpoint
+
+        start_metrics_endpoint(int(port))
+    if path := os.environ.get("OPS_SPANS"):
+        from collections.abc import Sequence
+
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+        class JsonLines(SpanExporter):
+            def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+                with open(path, "a") as out:
+                    for span in spans:
+                        out.write(span.to_json(indent=None) + "\n")
+                return SpanExportResult.SUCCESS
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(JsonLines()))
+        trace.set_tracer_provider(provider)
+
+
+_telemetry()
+
 tasks = Tasks(lease_s=1.0, sweep_interval_s=0.2, poll_interval_ms=200, budget_s=0.05)
 server = MCPServer("ops", extensions=[tasks], lifespan=tasks.lifespan)
 
@@ -42,6 +70,15 @@ async def hold(tag: str) -> str:
 async def ask(question: str, ctx: Context) -> str:
     answer = await ctx.elicit(question, Confirm)
     return f"answered {answer.action}"
+
+
+@server.tool()
+@tasks.tool(mode="required", retry=True)
+async def again(tag: str) -> str:
+    """Safe to retry: leaves `<tag>.<pid>` each time it starts, then takes a while."""
+    (MARKS / f"{tag}.{os.getpid()}").write_text("started")
+    await anyio.sleep(float(os.environ.get("OPS_AGAIN_S", "3")))
+    return f"again {tag}"
 
 
 @server.tool()

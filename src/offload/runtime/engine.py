@@ -25,6 +25,7 @@ import anyio
 import anyio.abc
 from mcp.shared.exceptions import MCPError
 
+from offload.observe import lease_takeover, remember_trace, task_created, task_finished  # observe (issue 13)
 from offload.protocol import EXPIRED_MESSAGE, INVALID_PARAMS, NOT_FOUND_MESSAGE, WORKER_LOST
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
 from offload.runtime.policy import TaskPolicy
@@ -153,6 +154,7 @@ class TaskRuntime:
     def new_record(
         self, tool: str, policy: TaskPolicy, principal: str | None, request: dict[str, Any] | None
     ) -> TaskRecord:
+        remember_trace(request)  # observe (issue 13)
         return TaskRecord(
             task_id=new_task_id(),
             tool=tool,
@@ -169,6 +171,7 @@ class TaskRuntime:
         record.lease_ms = 0
         record.attempts = 0
         await self.store.create(record)
+        task_created(record)  # observe (issue 13)
         await self.store.publish(TaskEvent("new", record.task_id, self.instance_id))
         return record
 
@@ -185,6 +188,8 @@ class TaskRuntime:
 
     async def announce(self, record: TaskRecord) -> None:
         """A stored task changed: tell local push streams, and the other instances' ones."""
+        if record.terminal:
+            task_finished(record)  # observe (issue 13)
         self._notify_listeners(record)
         await self.store.publish(TaskEvent("changed", record.task_id, self.instance_id))
 
@@ -311,6 +316,8 @@ class TaskRuntime:
     async def _take_over(self, record: TaskRecord) -> None:
         """Run a claimed task: a queued one for the first time, an orphan per its tool's policy."""
         policy = self.policy_for(record.tool)
+        if record.attempts > 1:
+            lease_takeover(record)  # observe (issue 13)
         runnable = self.rerun is not None and record.request is not None
         if record.attempts <= 1 and runnable:
             await self._run_claimed(record, policy, None)

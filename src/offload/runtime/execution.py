@@ -21,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import RequestId
 from pydantic import BaseModel
 
+from offload.observe import TaskProbe, task_created  # observe (issue 13)
 from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR
 from offload.runtime.policy import TaskPolicy
 from offload.store.base import Change, TaskRecord
@@ -137,6 +138,7 @@ class Execution:
         "dispatch",
         "outcome",
         "policy",
+        "probe",  # observe (issue 13)
         "promoted",
         "runtime",
         "scope",
@@ -173,10 +175,15 @@ class Execution:
         self._seq = 0
         self._flushing = False
         self._cancel_reason: str | None = None
+        self.probe = TaskProbe(template)  # observe (issue 13)
 
     # -- the run --
 
     async def run(self, call: ToolCall) -> None:
+        with self.probe.running():  # observe (issue 13): the attempt's span, in flight, around the outcome too
+            await self._run(call)
+
+    async def _run(self, call: ToolCall) -> None:  # observe (issue 13): was `run`
         outcome: tuple[str, Any]
         try:
             with self.scope:
@@ -229,6 +236,7 @@ class Execution:
             self._apply_outcome(record)
         self.dispatch.detach()  # from here on nothing more goes to the HTTP exchange
         await self.runtime.store.create(record)
+        task_created(record)  # observe (issue 13)
         self.mark_promoted()
         if self.settled and not settled_before:
             await self._write_outcome()  # it finished while the task was being stored
@@ -329,7 +337,10 @@ class Execution:
             await self._sync_inputs()
             timeout = self.policy.input_timeout_s
             deadline = math.inf if timeout is None else anyio.current_time() + timeout
-            with anyio.CancelScope(deadline=deadline) as waiting:
+            with (
+                self.probe.input_wait(key, method),
+                anyio.CancelScope(deadline=deadline) as waiting,
+            ):  # observe (issue 13)
                 value = await answer
             if waiting.cancelled_caught:
                 raise MCPError(
@@ -355,6 +366,7 @@ class Execution:
 
     async def _sync_inputs(self) -> None:
         waiting = len(self._outstanding)
+        self.probe.inputs(waiting)  # observe (issue 13)
         change: Change = {
             "status": "input_required" if waiting else "working",
             "input_requests": dict(self._outstanding),

@@ -24,6 +24,7 @@ from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolRequestParams
 
+from offload.observe import creation_span, instrument_store  # observe (issue 13)
 from offload.protocol import (
     EXTENSION_ID,
     INVALID_PARAMS,
@@ -65,7 +66,7 @@ class Tasks(Extension):
         max_running: int = 1000,
         role: Role = "all",
     ) -> None:
-        self.store = open_store(store) if isinstance(store, str) else store
+        self.store = instrument_store(open_store(store) if isinstance(store, str) else store)  # observe (issue 13)
         self.defaults = TaskPolicy(
             mode=default_mode,
             budget_s=budget_s,
@@ -92,7 +93,7 @@ class Tasks(Extension):
         """Swap the store before the server starts (what `offload serve --store` does)."""
         if self.runtime.started:
             raise RuntimeError("cannot change the store of a running server")
-        self.store = open_store(store) if isinstance(store, str) else store
+        self.store = instrument_store(open_store(store) if isinstance(store, str) else store)  # observe (issue 13)
         self.runtime.store = self.store
 
     def set_role(self, role: Role) -> None:
@@ -224,9 +225,10 @@ class Tasks(Extension):
             return await call_next(ctx)
         if not self.runtime.started:
             raise RuntimeError("offload Tasks runtime is not running: pass lifespan=tasks.lifespan to MCPServer")
-        if not self.runtime.executes:
-            return await self._enqueue(params, ctx, policy)
-        return await self._run_as_task(params, ctx, call_next, policy)
+        with creation_span(params.name, params.meta):  # observe (issue 13)
+            if not self.runtime.executes:
+                return await self._enqueue(params, ctx, policy)
+            return await self._run_as_task(params, ctx, call_next, policy)
 
     async def _enqueue(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], policy: TaskPolicy
