@@ -10,6 +10,7 @@ so its attempt joins the same trace, with a link to the creation span as well.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
@@ -25,6 +26,7 @@ __all__ = [
     "ATTR_TOOL",
     "TRACE_KEY",
     "creation_span",
+    "enabled",
     "execution_span",
     "input_wait_span",
     "remember_trace",
@@ -44,8 +46,36 @@ _propagator = TraceContextTextMapPropagator()
 provider: trace.TracerProvider | None = None
 
 
+_tracers: dict[int, trace.Tracer] = {}
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer("offload", tracer_provider=provider)
+    """The `offload` tracer (cached: `get_tracer` costs microseconds; the global one is a proxy that
+    follows a provider installed later)."""
+    key = id(provider)
+    found = _tracers.get(key)
+    if found is None:
+        found = _tracers[key] = trace.get_tracer("offload", tracer_provider=provider)
+    return found
+
+
+def enabled() -> bool:
+    """Whether spans go anywhere: a TracerProvider (an SDK's) is installed. Without one every span
+    would be a non-recording one, and entering it still costs tens of microseconds: skip them."""
+    global _checked
+    if provider is not None:
+        return True
+    on, at = _checked
+    now = time.monotonic()
+    if on or now - at < 1.0:  # a provider is installed once per process: look again at most every second
+        return on
+    installed = trace.get_tracer_provider()  # reads the environment each time it finds none
+    on = not isinstance(installed, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    _checked = (on, now)
+    return on
+
+
+_checked: tuple[bool, float] = (False, -1e9)
 
 
 def _carrier(meta: Mapping[str, Any] | None) -> dict[str, str]:
@@ -58,6 +88,9 @@ def _carrier(meta: Mapping[str, Any] | None) -> dict[str, str]:
 def creation_span(tool: str, meta: Mapping[str, Any] | None = None) -> Iterator[trace.Span]:
     """Around a task's creation (`tools/call` that becomes a task). The parent is the caller's span
     from `_meta` when present, else whatever span is current (an instrumented HTTP server's)."""
+    if not enabled():
+        yield trace.INVALID_SPAN
+        return
     carrier = _carrier(meta)
     parent = _propagator.extract(carrier) if carrier else None
     with tracer().start_as_current_span(
@@ -69,7 +102,7 @@ def creation_span(tool: str, meta: Mapping[str, Any] | None = None) -> Iterator[
 def remember_trace(request: dict[str, Any] | None) -> None:
     """Store the current span's context in a task's request snapshot, for the instance that may
     run the task later (a worker, or one taking it over). Nothing is stored without a live span."""
-    if request is None or not trace.get_current_span().get_span_context().is_valid:
+    if request is None or not enabled() or not trace.get_current_span().get_span_context().is_valid:
         return
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
@@ -96,6 +129,9 @@ def execution_span(
     instance that claimed the task (a worker, or a takeover after a lost lease) has no current
     span: the parent then comes from the context stored with the task, and a link marks it.
     """
+    if not enabled():
+        yield trace.INVALID_SPAN
+        return
     parent: otel_context.Context | None = None
     links: list[trace.Link] = []
     if not trace.get_current_span().get_span_context().is_valid:
@@ -112,6 +148,9 @@ def execution_span(
 @contextmanager
 def input_wait_span(task_id: str, tool: str, key: str, method: str) -> Iterator[trace.Span]:
     """Around the wait for the answer to one input request (elicitation, sampling, roots)."""
+    if not enabled():
+        yield trace.INVALID_SPAN
+        return
     attrs = {ATTR_TASK_ID: task_id, ATTR_TOOL: tool, "offload.input.key": key, "offload.input.method": method}
     with tracer().start_as_current_span("offload.task.input_wait", attributes=attrs) as span:
         yield span
