@@ -3,6 +3,7 @@ and the app mounted under a prefix of another Starlette app (as `offload serve` 
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -163,3 +164,30 @@ def test_mounted_under_a_prefix_of_another_app(sqlite_url: str) -> None:
     finally:
         server.should_exit = True
         thread.join(DEADLINE_S)
+
+
+def test_stream_survives_the_store_going_away(tmp_path: Path) -> None:
+    """The stream says the store is unreachable, keeps going, and serves the list again once it is back."""
+    from redis_server import RedisServer
+
+    redis = RedisServer()  # a server of this test's own: it is killed and restarted
+    try:
+        seed(redis.url, TaskRecord("before", "deploy", status="working", created_ms=now_ms()))
+        proc = ConsoleProcess(redis.url, tmp_path / "console.log", token=TOKEN)
+        try:
+            with http_stream(proc, "/api/stream") as events:
+                kind, body = next(events)
+                assert kind == "tasks" and [t["taskId"] for t in body["tasks"]] == ["before"]  # type: ignore[union-attr]
+                assert redis.proc is not None
+                redis.proc.kill()
+                redis.proc.wait()
+                kind, body = next(events)
+                assert kind == "trouble" and body["error"]
+                assert redis._start()  # the same port, empty (no persistence)
+                # the store is retried every poll (0.3 s): within 200 tries it is back
+                kind, body = next(e for e in itertools.islice(events, 200) if e[0] != "trouble")
+                assert kind == "tasks" and body["tasks"] == []
+        finally:
+            proc.stop()
+    finally:
+        redis.stop()
