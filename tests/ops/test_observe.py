@@ -229,3 +229,34 @@ def test_prometheus_endpoint(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_metrics_flags_are_off_by_default(tmp_path: Path) -> None:
+    """`--metrics-port` (what `offload serve` and `offload worker` take): nothing listens without it."""
+    port = free_port()
+    script = textwrap.dedent(
+        f"""
+        import argparse, socket, sys, time
+        from offload.observe.prometheus import add_metrics_arguments, apply_metrics_arguments
+        parser = argparse.ArgumentParser()
+        add_metrics_arguments(parser)
+        apply_metrics_arguments(parser.parse_args([]))
+        try:
+            socket.create_connection(("127.0.0.1", {port}), timeout=1).close()
+            sys.exit("something listens without --metrics-port")
+        except OSError:
+            pass
+        apply_metrics_arguments(parser.parse_args(["--metrics-port", "{port}"]))
+        open({str(tmp_path / "ready")!r}, "w").close()
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        wait_until(lambda: (tmp_path / "ready").exists() or proc.poll() is not None, what="the flags to apply")
+        assert proc.poll() is None, "the script failed"
+        reply = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        assert reply.status_code == 200 and "# TYPE" in reply.text
+    finally:
+        proc.kill()
+        proc.wait()
