@@ -42,6 +42,8 @@ _MODULES = {
     "demo": "serve",
     "gateway": "gateway",
     "bridge": "bridge",
+    "admin": "ops",
+    "console": "ops",
     "tools": "listing",
     "tasks": "listing",
     "call": "tasks",

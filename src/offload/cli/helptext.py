@@ -33,6 +33,8 @@ SUMMARY = {
     "demo": "run an example server and a task-aware client against it",
     "gateway": "serve an existing MCP server (stdio command or URL) with durable tasks",
     "bridge": "serve a task-capable server to MCP hosts without tasks: long calls answer with a handle",
+    "admin": "inspect and manage the tasks in a store (list, show, cancel, purge, stats)",
+    "console": "a web console over a task store: live task list, task pages, cancel",
     "tools": "list a server's tools and their arguments",
     "tasks": "list the tasks in the client journal (unfinished by default)",
     "call": "call a tool; follow the task it starts to its end (or --detach)",

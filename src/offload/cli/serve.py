@@ -10,6 +10,7 @@ __all__ = ["add_parsers"]
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from offload.observe.prometheus import apply_metrics_arguments
     from offload.server.app import HttpLimits, TargetError, load_target, serve_http
 
     try:
@@ -26,6 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.strict_mcp_name:
         for t in tasks:
             t.strict_mcp_name = True
+    apply_metrics_arguments(args)
     if args.stdio:
         server.run("stdio")
         return 0
@@ -54,6 +56,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     import anyio
 
+    from offload.observe.prometheus import apply_metrics_arguments
     from offload.server.app import TargetError, load_target
     from offload.server.worker import run_worker
 
@@ -63,6 +66,7 @@ def _worker(args: argparse.Namespace) -> int:
         if args.store:
             for t in tasks:
                 t.use_store(args.store)
+        apply_metrics_arguments(args)
         anyio.run(run_worker, server, tasks)
     except TargetError as exc:
         print(f"offload: {exc}", file=sys.stderr)
@@ -78,6 +82,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     from offload.cli import helptext
+    from offload.observe.prometheus import add_metrics_arguments
 
     target_help = "MODULE:SERVER, MODULE, or path/to/file.py[:SERVER] (an MCPServer that uses Tasks)"
     serve = sub.add_parser(
@@ -147,6 +152,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         action="store_true",
         help="only create tasks; `offload worker` processes on the same store run them",
     )
+    add_metrics_arguments(serve)
     serve.set_defaults(func=_serve)
 
     worker = sub.add_parser(
@@ -158,6 +164,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     )
     worker.add_argument("target", metavar="TARGET", help=target_help)
     worker.add_argument("--store", help="task store URL shared with the front instances")
+    add_metrics_arguments(worker)
     worker.set_defaults(func=_worker)
 
     demo = sub.add_parser(

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
+from offload.observe import lease_takeover, remember_trace, task_created, task_finished
 from offload.protocol import TTL_EXPIRED, WORKER_LOST, TaskStatus
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
 from offload.runtime.policy import TaskPolicy
@@ -39,6 +40,8 @@ Listener = Callable[[TaskRecord], None]
 Role = Literal["all", "front", "worker"]
 
 CANCELLED_BY_CLIENT = "Cancelled at the client's request"
+#: Changes made by other processes are looked for from this long before the last look (clocks differ a little).
+CLOCK_SLACK_MS = 2_000
 #: How long a task stopped by its TTL stays readable, with its final status, before it is purged.
 EXPIRED_GRACE_MS = 60_000
 
@@ -104,6 +107,7 @@ class TaskRuntime:
         self._running: set[asyncio.Task[None]] = set()
         self._wake = anyio.Event()
         self._stopping = False
+        self._looked_at = now_ms()  # the last pass that looked for changes made by other processes
 
     # -- lifecycle --
 
@@ -196,6 +200,7 @@ class TaskRuntime:
     def new_record(
         self, tool: str, policy: TaskPolicy, principal: str | None, request: dict[str, Any] | None
     ) -> TaskRecord:
+        remember_trace(request)
         return TaskRecord(
             task_id=new_task_id(),
             tool=tool,
@@ -211,6 +216,7 @@ class TaskRuntime:
         record.owner = None
         record.attempts = 0
         await self.store.create(record)
+        task_created(record)
         await self.store.publish(TaskEvent("new", record.task_id, self.instance_id))
         return record
 
@@ -230,6 +236,8 @@ class TaskRuntime:
 
     async def announce(self, record: TaskRecord) -> None:
         """A stored task changed: tell local push streams, and the other instances' ones."""
+        if record.terminal:
+            task_finished(record)
         self._notify_listeners(record)
         await self.store.publish(TaskEvent("changed", record.task_id, self.instance_id))
 
@@ -333,6 +341,8 @@ class TaskRuntime:
             ex = self.executions.get(task_id)
             if ex is not None:
                 await self._collect_answers(ex)
+        if not self.store.shared_events:
+            await self._notice_changes_elsewhere(now)
         if self.executes:
             room = self.max_running - len(self.executions)
             if room > 0:
@@ -343,6 +353,26 @@ class TaskRuntime:
                 ex.expire(ttl_expired(ex.template, now, self.expired_grace_ms))
         # Purged a grace period after expiry: a task the TTL stopped just now is still to be read.
         await self.store.purge_expired(now - self.expired_grace_ms)
+
+    async def _notice_changes_elsewhere(self, now: int) -> None:
+        """Without store events (SQLite shared by file), find what other processes did to the tasks run here.
+
+        A task cancelled (by `tasks/cancel` on another process, or an operator) or taken over is stopped
+        here. `changed_since` looks only at what changed since the last pass, so the cost follows the
+        changes, not the number of tasks running.
+        """
+        running = [task_id for task_id, ex in self.executions.items() if ex.promoted and not ex.settled]
+        since, self._looked_at = self._looked_at, now
+        if not running:
+            return
+        for record in await self.store.changed_since(running, since - CLOCK_SLACK_MS):
+            ex = self.executions.get(record.task_id)
+            if ex is None or ex.settled:
+                continue
+            if record.status == TaskStatus.CANCELLED:
+                ex.cancel(record.status_message or CANCELLED_BY_CLIENT)
+            elif record.terminal or record.owner != self.instance_id:
+                ex.cancel("This instance lost the task (it ended elsewhere or was taken over)")
 
     async def _reconcile(self) -> None:
         """Make what runs here match what the store says this instance owns.
@@ -374,6 +404,8 @@ class TaskRuntime:
             await self.write(record.task_id, ttl_expired(record, now, self.expired_grace_ms))
             return
         policy = self.policy_for(record.tool)
+        if record.attempts > 1:
+            lease_takeover(record)
         runnable = self.rerun is not None and record.request is not None
         if record.attempts <= 1 and runnable:
             await self._run_claimed(record, policy, None)

@@ -22,6 +22,7 @@ from mcp_types import RequestId
 from pydantic import BaseModel
 
 from offload._backoff import Backoff
+from offload.observe import TaskProbe, task_created
 from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY, TaskStatus
 from offload.protocol.capabilities import missing_for
 from offload.runtime.policy import TaskPolicy
@@ -158,6 +159,7 @@ class Execution:
         "host",
         "outcome",
         "policy",
+        "probe",
         "promoted",
         "scope",
         "settled",
@@ -196,10 +198,15 @@ class Execution:
         self._flushing = False
         self._cancel_reason: str | None = None
         self._expiry: Change | None = None  # set when the TTL stopped the tool: the outcome to store
+        self.probe = TaskProbe(template)  # spans and metrics of this run (offload.observe)
 
     # -- the run --
 
     async def run(self, call: ToolCall) -> None:
+        with self.probe.running():  # the attempt's span and in-flight count, around the outcome too
+            await self._run(call)
+
+    async def _run(self, call: ToolCall) -> None:
         outcome: tuple[str, Any]
         try:
             with self.scope:
@@ -257,6 +264,7 @@ class Execution:
             self._apply_outcome(record)
         self.dispatch.detach()  # from here on nothing more goes to the HTTP exchange
         await self.host.create(record)
+        task_created(record)
         self.mark_promoted()
         if self.settled and not settled_before:
             await self._write_outcome()  # it finished while the task was being stored
@@ -390,7 +398,10 @@ class Execution:
             await self.sync_inputs()
             timeout = self.policy.input_timeout_s
             deadline = math.inf if timeout is None else anyio.current_time() + timeout
-            with anyio.CancelScope(deadline=deadline) as waiting:
+            with (
+                self.probe.input_wait(key, method),
+                anyio.CancelScope(deadline=deadline) as waiting,
+            ):
                 value = await answer
             if waiting.cancelled_caught:
                 raise MCPError(
@@ -422,6 +433,7 @@ class Execution:
     async def sync_inputs(self) -> None:
         """Store the open requests: `input_required` while any is open, `working` again once none is."""
         waiting = len(self._outstanding)
+        self.probe.inputs(waiting)
         change: Change = {
             "status": TaskStatus.INPUT_REQUIRED if waiting else TaskStatus.WORKING,
             "input_requests": dict(self._outstanding),

@@ -24,6 +24,7 @@ from mcp.server.mcpserver import MCPServer, authenticated_principal
 from mcp.shared.exceptions import MCPError, NoBackChannelError
 from mcp_types import CallToolRequestParams
 
+from offload.observe import admission_refused, creation_span, instrument_store
 from offload.protocol import (
     EXTENSION_ID,
     INTERNAL_ERROR,
@@ -78,7 +79,7 @@ class Tasks(Extension):
         max_tasks_per_caller: int | None = 1000,
         expired_grace_s: float = 60.0,
     ) -> None:
-        self.store = open_store(store) if isinstance(store, str) else store
+        self.store = instrument_store(open_store(store) if isinstance(store, str) else store)
         self.defaults = TaskPolicy(
             mode=default_mode,
             budget_s=budget_s,
@@ -109,7 +110,7 @@ class Tasks(Extension):
         """Swap the store before the server starts (what `offload serve --store` does)."""
         if self.runtime.started:
             raise RuntimeError("cannot change the store of a running server")
-        self.store = open_store(store) if isinstance(store, str) else store
+        self.store = instrument_store(open_store(store) if isinstance(store, str) else store)
         self.runtime.store = self.store
 
     def set_role(self, role: Role) -> None:
@@ -270,9 +271,10 @@ class Tasks(Extension):
             logger.error(NOT_RUNNING)
             raise MCPError(code=INTERNAL_ERROR, message=NOT_RUNNING)
         await self._admit(authenticated_principal(ctx))
-        if not self.runtime.executes:
-            return await self._enqueue(params, ctx, policy)
-        return await self._run_as_task(params, ctx, call_next, policy)
+        with creation_span(params.name, params.meta):
+            if not self.runtime.executes:
+                return await self._enqueue(params, ctx, policy)
+            return await self._run_as_task(params, ctx, call_next, policy)
 
     async def _admit(self, principal: str | None) -> None:
         """Refuse, before anything runs or is stored, a call over an admission limit.
@@ -282,6 +284,7 @@ class Tasks(Extension):
         """
         runtime = self.runtime
         if runtime.executes and len(runtime.executions) >= runtime.max_running:
+            admission_refused("instance")
             raise MCPError(
                 code=TOO_MANY_TASKS,
                 message=f"This server is running its limit of {runtime.max_running} tasks; try again shortly",
@@ -289,6 +292,7 @@ class Tasks(Extension):
             )
         cap = self.max_tasks_per_caller
         if cap is not None and await self.store.count_live(principal) >= cap:
+            admission_refused("caller")
             raise MCPError(
                 code=TOO_MANY_TASKS,
                 message=f"You have {cap} unfinished tasks on this server, its limit per caller: wait for some to "

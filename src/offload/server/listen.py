@@ -20,6 +20,7 @@ from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY, event_matches, ev
 from mcp_types import SubscriptionFilter
 from pydantic import ValidationError
 
+from offload.observe import admission_refused
 from offload.protocol import INVALID_PARAMS, LISTEN_OVERFLOW, TOO_MANY_TASKS, detailed_task
 from offload.server import bridge
 from offload.server.gates import declares_tasks, missing_capability
@@ -72,6 +73,7 @@ class TaskStreams:
     ) -> dict[str, Any]:
         principal = authenticated_principal(ctx)
         if self._open.get(principal, 0) >= self.max_streams_per_caller:
+            admission_refused("streams")
             raise MCPError(
                 code=TOO_MANY_TASKS,
                 message=f"At most {self.max_streams_per_caller} task notification streams per caller on this "

@@ -278,6 +278,38 @@ class TaskStore(abc.ABC):
             except Exception:
                 logger.exception("task event handler failed")
 
+    # -- operations: the admin CLI and the console (offload.ops) --
+
+    @abc.abstractmethod
+    async def list_tasks(
+        self,
+        *,
+        status: str | list[str] | tuple[str, ...] | None = None,
+        tool: str | None = None,
+        principal: str | None = None,
+        older_than_ms: int | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[TaskRecord], str | None]:
+        """One page of tasks, newest first, and the cursor of the next page (None after the last).
+
+        Filters combine: `status` (one or several), `tool`, `principal`, and `older_than_ms`, an
+        absolute time in ms since the epoch (only tasks created before it). Pages are ordered by
+        `(created_ms, task_id)`, fixed at creation, so paging is stable while tasks come and go
+        (offload.store.query). Raises ValueError for an unknown status or a malformed cursor.
+        """
+
+    @abc.abstractmethod
+    async def stats(self) -> dict[str, Any]:
+        """Task counts: `{"total", "live", "by_status": {status: n}, "by_tool": {tool: {status: n}}}`."""
+
+    @abc.abstractmethod
+    async def purge_tasks(self, task_ids: list[str]) -> list[str]:
+        """Delete those of the given tasks that are terminal; return the ids deleted.
+
+        A live task is never deleted here: its owner still writes to it (cancel it first).
+        """
+
 
 __all__ = [
     "EVENT_KINDS",

@@ -138,5 +138,44 @@ class MemoryStore(TaskStore):
                 del self._instances[gone]
         return claimed
 
+    # -- operations: the admin CLI and the console (offload.ops) --
+
+    async def list_tasks(
+        self,
+        *,
+        status: str | list[str] | tuple[str, ...] | None = None,
+        tool: str | None = None,
+        principal: str | None = None,
+        older_than_ms: int | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[TaskRecord], str | None]:
+        from offload.store.query import TaskQuery
+
+        q = TaskQuery.build(
+            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
+        )
+        found = sorted(
+            (rec for rec in self._tasks.values() if q.matches(rec)),
+            key=lambda rec: (rec.created_ms, rec.task_id),
+            reverse=True,
+        )
+        return q.page([deepcopy(rec) for rec in found[: q.limit + 1]])
+
+    async def stats(self) -> dict[str, Any]:
+        from collections import Counter
+
+        from offload.store.query import count_stats
+
+        counts = Counter((rec.tool, rec.status) for rec in self._tasks.values())
+        return count_stats((tool, st, n) for (tool, st), n in counts.items())
+
+    async def purge_tasks(self, task_ids: list[str]) -> list[str]:
+        gone = [tid for tid in dict.fromkeys(task_ids) if (rec := self._tasks.get(tid)) is not None and rec.terminal]
+        for tid in gone:
+            del self._tasks[tid]
+            self._answers.pop(tid, None)
+        return gone
+
 
 __all__ = ["MemoryStore"]

@@ -586,5 +586,62 @@ class PostgresStore(TaskStore):
                 await self._drop_listener()
                 await asyncio.sleep(delay)
 
+    # -- operations: the admin CLI and the console (offload.ops) --
+
+    async def list_tasks(
+        self,
+        *,
+        status: str | list[str] | tuple[str, ...] | None = None,
+        tool: str | None = None,
+        principal: str | None = None,
+        older_than_ms: int | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[TaskRecord], str | None]:
+        from offload.store.query import TaskQuery
+
+        q = TaskQuery.build(
+            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
+        )
+        where: list[str] = []
+        args: list[Any] = []
+        if q.statuses:
+            args.append(list(q.statuses))
+            where.append(f"status = ANY(${len(args)}::text[])")
+        for column, value in (("tool", q.tool), ("principal", q.principal)):
+            if value is not None:
+                args.append(value)
+                where.append(f"{column}=${len(args)}")
+        if q.older_than_ms is not None:
+            args.append(q.older_than_ms)
+            where.append(f"created_ms < ${len(args)}")
+        if q.after is not None:
+            args.extend(q.after)
+            where.append(f"(created_ms, task_id) < (${len(args) - 1}, ${len(args)})")
+        sql = f"SELECT {COLUMNS} FROM offload_tasks"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        args.append(q.limit + 1)
+        sql += f" ORDER BY created_ms DESC, task_id DESC LIMIT ${len(args)}"
+        rows = await self._fetch(sql, *args)
+        return q.page([_row_to_record(row) for row in rows])
+
+    async def stats(self) -> dict[str, Any]:
+        from offload.store.query import count_stats
+
+        rows = await self._fetch("SELECT tool, status, COUNT(*) AS n FROM offload_tasks GROUP BY tool, status")
+        return count_stats((row["tool"], row["status"], int(row["n"])) for row in rows)
+
+    async def purge_tasks(self, task_ids: list[str]) -> list[str]:
+        ids = list(dict.fromkeys(task_ids))
+        if not ids:
+            return []
+        rows = await self._fetch(
+            f"DELETE FROM offload_tasks WHERE task_id = ANY($1::text[]) AND status NOT IN {_LIVE} RETURNING task_id",
+            ids,
+        )
+        gone = {row["task_id"] for row in rows}
+        return [tid for tid in ids if tid in gone]
+
 
 __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore", "migrate"]

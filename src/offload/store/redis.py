@@ -422,5 +422,104 @@ class RedisStore(TaskStore):
                     await asyncio.shield(pubsub.aclose())
             await asyncio.sleep(delay)
 
+    # -- operations: the admin CLI and the console (offload.ops) --
+    #
+    # No index holds every task (the sorted sets hold only leased and expiring ones), so listing
+    # and counting SCAN the task keys: O(tasks) per call, in batches, never blocking the server.
+    # docs/operations.md describes the `<prefix>created` sorted set that would make pages O(page).
+
+    async def _scan_step(self, cursor: Any, names: tuple[str, ...]) -> tuple[Any, list[tuple[str, list[Any]]]]:
+        """One SCAN step over the task keys: the next cursor (0 when done) and each task's id with
+        the named fields (a task deleted meanwhile is skipped)."""
+        r = self._redis()
+        pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self.prefix) + "task:*"
+        skip = len(self.prefix) + len("task:")
+        cursor, keys = await r.scan(cursor=cursor, match=pattern, count=1000)
+        found: list[tuple[str, list[Any]]] = []
+        if keys:
+            pipe = r.pipeline(transaction=False)
+            for key in keys:
+                pipe.hmget(key, ["task_id", *names])
+            for key, values in zip(keys, await pipe.execute(), strict=True):
+                if values[0] is not None:
+                    found.append((key[skip:], values[1:]))
+        return cursor, found
+
+    async def list_tasks(
+        self,
+        *,
+        status: str | list[str] | tuple[str, ...] | None = None,
+        tool: str | None = None,
+        principal: str | None = None,
+        older_than_ms: int | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[TaskRecord], str | None]:
+        import heapq
+
+        from offload.store.query import TaskQuery
+
+        q = TaskQuery.build(
+            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
+        )
+        keys: list[tuple[int, str]] = []
+        scan: Any = 0
+        while True:
+            scan, batch = await self._scan_step(scan, ("status", "tool", "principal", "created_ms"))
+            for task_id, (st, tl, pr, created) in batch:
+                if created is not None and q.matches_fields(st, tl, pr, int(created), task_id):
+                    keys.append((int(created), task_id))
+            if not int(scan):
+                break
+        newest = heapq.nlargest(q.limit + 1, keys)
+        if not newest:
+            return [], None
+        pipe = self._redis().pipeline(transaction=False)
+        for _, task_id in newest:
+            pipe.hgetall(self._key(task_id))
+        return q.page([_record(fields) for fields in await pipe.execute() if fields])
+
+    async def stats(self) -> dict[str, Any]:
+        from collections import Counter
+
+        from offload.store.query import count_stats
+
+        counts: Counter[tuple[str, str]] = Counter()
+        scan: Any = 0
+        while True:
+            scan, batch = await self._scan_step(scan, ("tool", "status"))
+            for _, (tl, st) in batch:
+                if tl is not None and st is not None:
+                    counts[(tl, st)] += 1
+            if not int(scan):
+                break
+        return count_stats((tl, st, n) for (tl, st), n in counts.items())
+
+    # ARGV: prefix, then ids. Deletes the terminal ones (live tasks are in no index this touches); returns their ids.
+    _PURGE_TASKS_LUA = """
+local P = ARGV[1]
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local k = P .. 'task:' .. id
+  local st = redis.call('HGET', k, 'status')
+  if st and st ~= 'working' and st ~= 'input_required' then
+    redis.call('DEL', k)
+    redis.call('ZREM', P .. 'expires', id)
+    redis.call('SREM', P .. 'answered', id)
+    out[#out + 1] = id
+  end
+end
+return out
+"""
+
+    async def purge_tasks(self, task_ids: list[str]) -> list[str]:
+        ids = list(dict.fromkeys(task_ids))
+        if not ids:
+            return []
+        script = self._redis().register_script(self._PURGE_TASKS_LUA)
+        gone: list[str] = await script(keys=[], args=[self.prefix, *ids])
+        return gone
+
 
 __all__ = ["DEFAULT_PREFIX", "SCHEMA_VERSION", "RedisStore", "split_url"]

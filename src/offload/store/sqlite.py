@@ -477,5 +477,86 @@ class SQLiteStore(TaskStore):
 
         return await self._write(op)
 
+    # -- operations: the admin CLI and the console (offload.ops) --
+
+    async def _scan(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a query that may read the whole table on a connection of its own, off the event
+        loop: a server mounting the console keeps answering while an operator lists tasks.
+        (Indexes that would make these cheap on big tables are listed in docs/operations.md.)"""
+        path = self._query("PRAGMA database_list")[0][2]
+
+        def run() -> T:
+            conn = sqlite3.connect(path, timeout=30)
+            conn.row_factory = sqlite3.Row  # what `_record` reads
+            try:
+                return fn(conn)
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(run)
+
+    async def list_tasks(
+        self,
+        *,
+        status: str | list[str] | tuple[str, ...] | None = None,
+        tool: str | None = None,
+        principal: str | None = None,
+        older_than_ms: int | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[TaskRecord], str | None]:
+        from offload.store.query import TaskQuery
+
+        q = TaskQuery.build(
+            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
+        )
+        where: list[str] = []
+        args: list[Any] = []
+        if q.statuses:
+            where.append(f"status IN ({','.join('?' * len(q.statuses))})")
+            args.extend(q.statuses)
+        for column, value in (("tool", q.tool), ("principal", q.principal)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        if q.older_than_ms is not None:
+            where.append("created_ms < ?")
+            args.append(q.older_than_ms)
+        if q.after is not None:
+            where.append("(created_ms, task_id) < (?, ?)")
+            args.extend(q.after)
+        sql = f"SELECT {COLUMNS} FROM tasks"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_ms DESC, task_id DESC LIMIT ?"
+        args.append(q.limit + 1)
+        rows = await self._scan(lambda conn: conn.execute(sql, args).fetchall())
+        return q.page([_record(r) for r in rows])
+
+    async def stats(self) -> dict[str, Any]:
+        from offload.store.query import count_stats
+
+        rows = await self._scan(
+            lambda conn: conn.execute("SELECT tool, status, COUNT(*) FROM tasks GROUP BY tool, status").fetchall()
+        )
+        return count_stats(rows)
+
+    async def purge_tasks(self, task_ids: list[str]) -> list[str]:
+        ids = list(dict.fromkeys(task_ids))
+        if not ids:
+            return []
+
+        def op(conn: sqlite3.Connection) -> list[str]:
+            gone: list[str] = []
+            for tid in ids:
+                row = conn.execute(
+                    f"DELETE FROM tasks WHERE task_id=? AND status NOT IN {_LIVE} RETURNING task_id", (tid,)
+                ).fetchone()
+                if row is not None:
+                    gone.append(row[0])
+            return gone
+
+        return await self._write(op)
+
 
 __all__ = ["SCHEMA_VERSION", "SYNCHRONOUS", "SQLiteStore", "migrate"]
