@@ -22,6 +22,7 @@ tasks = Tasks(
     "memory://",
     budget_s=0.25,
     poll_interval_ms=500,
+    adaptive_polling=False,  # this suite checks the configured interval; tests/payload covers adaptive polling
     ttl_ms=600_000,
     input_timeout_s=60.0,
     sweep_interval_s=0.1,

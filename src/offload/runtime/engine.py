@@ -27,6 +27,7 @@ import anyio.abc
 from offload.protocol import TTL_EXPIRED, WORKER_LOST, TaskStatus
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
 from offload.runtime.policy import TaskPolicy
+from offload.runtime.polling import PollAdvisor, PollBounds
 from offload.store import Change, TaskEvent, TaskRecord, TaskStore, now_ms
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,26 @@ class TaskRuntime:
         # task should stay small); the runtime still owns them and cancels them on shutdown.
         self._running: set[asyncio.Task[None]] = set()
         self._wake = anyio.Event()
+        # Adaptive pollIntervalMs (runtime/polling.py): learns from tasks completed here.
+        self.polling = PollAdvisor(lambda: self.store, self._poll_bounds, self._spawn_if_running)
+
+    def _poll_bounds(self, tool: str) -> PollBounds:
+        policy = self.policy_for(tool)
+        default = policy.poll_interval_ms or 1000
+        return PollBounds(
+            default_ms=default,
+            min_ms=policy.poll_min_ms if policy.poll_min_ms is not None else min(50, default),
+            max_ms=policy.poll_max_ms if policy.poll_max_ms is not None else max(300_000, default),
+            adaptive=policy.adaptive_polling is not False,
+        )
+
+    def _spawn_if_running(self, fn: Callable[..., Coroutine[Any, Any, Any]]) -> None:
+        if self._tg is not None:
+            self._tg.start_soon(fn)
+
+    def advise(self, record: TaskRecord) -> TaskRecord:
+        """The record as it should be rendered now: with the poll interval suggested for its age."""
+        return self.polling.advise(record, now_ms())
 
     # -- lifecycle --
 
@@ -213,6 +234,8 @@ class TaskRuntime:
         """Update a task this instance runs; announce the new state."""
         record = await self.store.update(task_id, change, owner=self.instance_id)
         if record is not None:
+            if record.terminal:
+                self.polling.observe(record)
             await self.announce(record)
         return record
 

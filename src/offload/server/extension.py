@@ -66,6 +66,9 @@ class Tasks(Extension):
         budget_s: float = 0.25,
         ttl_ms: int | None = DEFAULT_TTL_MS,
         poll_interval_ms: int = 1000,
+        poll_min_ms: int = 50,
+        poll_max_ms: int = 300_000,
+        adaptive_polling: bool = True,
         input_timeout_s: float | None = 900.0,
         lease_s: float = 5.0,
         sweep_interval_s: float = 1.0,
@@ -82,6 +85,9 @@ class Tasks(Extension):
             ttl_ms=ttl_ms,
             poll_interval_ms=poll_interval_ms,
             input_timeout_s=input_timeout_s,
+            poll_min_ms=poll_min_ms,
+            poll_max_ms=poll_max_ms,
+            adaptive_polling=adaptive_polling,
         )
         self.runtime = TaskRuntime(
             self.store,
@@ -126,6 +132,9 @@ class Tasks(Extension):
         input_timeout_s: float | None = None,
         retry: bool = False,
         max_attempts: int = 3,
+        poll_min_ms: int | None = None,
+        poll_max_ms: int | None = None,
+        adaptive_polling: bool | None = None,
     ) -> Callable[[F], F]:
         """Declare how a tool relates to tasks; put it below `@server.tool()`.
 
@@ -139,6 +148,9 @@ class Tasks(Extension):
             input_timeout_s=input_timeout_s,
             retry=retry,
             max_attempts=max_attempts,
+            poll_min_ms=poll_min_ms,
+            poll_max_ms=poll_max_ms,
+            adaptive_polling=adaptive_polling,
         )
 
         def decorate(fn: F) -> F:
@@ -172,6 +184,9 @@ class Tasks(Extension):
                 ttl_ms=pick(declared.ttl_ms, d.ttl_ms),
                 poll_interval_ms=pick(declared.poll_interval_ms, d.poll_interval_ms),
                 input_timeout_s=pick(declared.input_timeout_s, d.input_timeout_s),
+                poll_min_ms=pick(declared.poll_min_ms, d.poll_min_ms),
+                poll_max_ms=pick(declared.poll_max_ms, d.poll_max_ms),
+                adaptive_polling=pick(declared.adaptive_polling, d.adaptive_polling),
             )
             self._resolved[tool] = resolved
         return resolved
@@ -269,7 +284,7 @@ class Tasks(Extension):
         record = self.runtime.new_record(
             params.name, policy, authenticated_principal(ctx), bridge.request_snapshot(ctx, params)
         )
-        return create_task_result(await self.runtime.enqueue(record))
+        return create_task_result(self.runtime.advise(await self.runtime.enqueue(record)))
 
     async def _run_as_task(
         self,
@@ -315,7 +330,7 @@ class Tasks(Extension):
             if not ex.promoted:
                 ex.cancel("The request was abandoned before the task was created")
             raise
-        return create_task_result(record)
+        return create_task_result(self.runtime.advise(record))
 
     # -- tasks/*: the middleware checked version, capability, params and Mcp-Name; one handler answers --
 

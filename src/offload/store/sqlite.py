@@ -23,7 +23,7 @@ from offload.store.base import Change, TaskRecord, TaskStore, now_ms
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _LIVE = "('working','input_required')"
 
 _MIGRATIONS: dict[int, list[str]] = {
@@ -54,6 +54,23 @@ _MIGRATIONS: dict[int, list[str]] = {
     2: [
         "ALTER TABLE tasks ADD COLUMN answers TEXT",
         "CREATE INDEX tasks_answers ON tasks(owner) WHERE answers IS NOT NULL",
+    ],
+    # v3: large result items in chunks, gone with their task; recent durations per tool (sqlite_sidecar.py).
+    3: [
+        """CREATE TABLE task_blobs (
+            task_id TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            chunk INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            newlines INTEGER NOT NULL,
+            expires_ms INTEGER,
+            data BLOB NOT NULL,
+            PRIMARY KEY (task_id, n, chunk)
+        )""",
+        "CREATE INDEX task_blobs_expires ON task_blobs(expires_ms) WHERE expires_ms IS NOT NULL",
+        "CREATE TRIGGER task_blobs_purge AFTER DELETE ON tasks BEGIN "
+        "DELETE FROM task_blobs WHERE task_id = OLD.task_id; END",
+        "CREATE TABLE tool_durations (tool TEXT PRIMARY KEY, samples TEXT NOT NULL)",
     ],
 }
 
