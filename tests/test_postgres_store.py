@@ -81,7 +81,7 @@ async def test_schema_is_created_recorded_and_kept_across_reopens(
     finally:
         await store.close()
         await store.close()
-    assert await _tables(admin) == {"offload_schema", "offload_tasks"}
+    assert await _tables(admin) == {"offload_schema", "offload_tasks", "offload_blobs", "offload_durations"}
     assert await _versions(admin) == list(range(1, SCHEMA_VERSION + 1))
     indexes = {row["indexname"] for row in await admin.fetch("SELECT indexname FROM pg_indexes")}
     assert {"offload_tasks_lease", "offload_tasks_expires", "offload_tasks_answers"} <= indexes

@@ -240,7 +240,7 @@ async def test_a_result_over_the_limit_fails_the_task_saying_why() -> None:
         await anyio.sleep(0.01)
         return {"content": [{"type": "text", "text": "x" * 5000}]}
 
-    async with running(max_result_bytes=1000) as (runtime, store):
+    async with running(max_result_bytes=1000, max_offloaded_bytes=1000) as (runtime, store):
         ex = await started(runtime, tool)
         failed = await until(store, ex.task_id, "failed")
         assert "over the store limit of 1000" in (failed.status_message or "")

@@ -126,7 +126,7 @@ async def rpc_error() -> str:
 
 
 @server.tool()
-@tasks.tool(mode="required")
+@tasks.tool(mode="required", offload_bytes=0)  # offloading off: the inline limit applies (tests/payload)
 async def huge_result() -> str:
     await anyio.sleep(0.05)
     return "x" * (200 * 1024)

@@ -1,11 +1,19 @@
 """Test server for large results and adaptive polling (tests/payload/).
 
-`timed` sleeps as long as asked and is always a task; the `*_log` tools return large text.
+`timed` sleeps as long as asked and is always a task; the `*_log` tools return large text. With
+OFFLOAD_TEST_PORT set, requests need a bearer token (`alice-token` or `bob-token`), for the tests
+that check a link is its task's principal's only.
 """
 
 from __future__ import annotations
 
+import base64
+import os
+from typing import Any, ClassVar
+
 import anyio
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ImageContent, TextContent
 
@@ -18,7 +26,29 @@ tasks = Tasks(
     ttl_ms=600_000,
     sweep_interval_s=0.2,
 )
-server = MCPServer("offload-payload", extensions=[tasks], lifespan=tasks.lifespan)
+
+
+class Verifier:
+    TOKENS: ClassVar[dict[str, str]] = {"alice-token": "alice", "bob-token": "bob"}
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        who = self.TOKENS.get(token)
+        return AccessToken(token=token, client_id=who, scopes=[], subject=who) if who else None
+
+
+PORT = os.environ.get("OFFLOAD_TEST_PORT")
+auth: dict[str, Any] = (
+    {
+        "token_verifier": Verifier(),
+        "auth": AuthSettings(issuer_url="http://127.0.0.1:9/", resource_server_url=f"http://127.0.0.1:{PORT}/mcp"),
+    }
+    if PORT
+    else {}
+)
+server = MCPServer("offload-payload", extensions=[tasks], lifespan=tasks.lifespan, **auth)
+
+
+IMAGE = bytes(range(256)) * 800
 
 
 def log_text(lines: int, width: int = 60) -> str:
@@ -51,5 +81,23 @@ async def mixed(lines: int) -> list[TextContent | ImageContent]:
     return [
         TextContent(type="text", text="short note"),
         TextContent(type="text", text=log_text(lines)),
-        ImageContent(type="image", data="iVBORw0KGgo=" * 20000, mimeType="image/png"),
+        ImageContent(type="image", data=base64.b64encode(IMAGE).decode(), mimeType="image/png"),
     ]
+
+
+@server.resource("demo://hello")
+def hello() -> str:
+    """A plain resource, to compare offload's resources/read answers with the SDK's own."""
+    return "hello"
+
+
+@server.tool()
+@tasks.tool(mode="required", budget_s=0.0, offload_bytes=0)
+async def never_offloaded(lines: int) -> str:
+    return log_text(lines)
+
+
+@server.tool()
+@tasks.tool(mode="required", budget_s=0.0, offload_bytes=1024)
+async def low_threshold(lines: int) -> str:
+    return log_text(lines)
