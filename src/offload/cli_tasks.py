@@ -31,6 +31,7 @@ from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ElicitRequestFormParams, ElicitRequestParams, ElicitResult, ErrorData
 
+from offload.cli_read import add_read_parser
 from offload.client import (
     InputUnhandled,
     Journal,
@@ -809,6 +810,7 @@ def add_client_commands(sub: Any) -> None:
     p = task_parser("answer", "tasks/update: answer the task's inputRequests", _task_answer)
     p.add_argument("pairs", nargs="*", metavar="KEY=JSON", help="an inputRequests key and its answer")
     p.add_argument("--json", dest="json_responses", metavar="OBJECT", help="the whole inputResponses object")
+    add_read_parser(task_sub)  # `offload task read` (cli_read.py): offloaded result items, whole or in ranges
 
     tasks = sub.add_parser("tasks", help="list the tasks in the client journal (unfinished by default)")
     tasks.add_argument(

@@ -31,6 +31,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from offload.client.errors import InputUnhandled, TaskCancelled, TaskError, TaskFailed, TaskTimeout
 from offload.client.journal import Journal
+from offload.client.reads import Slice, offload_links, read_link
 from offload.client.wire import RpcError, Unavailable, WireClient
 from offload.protocol import EXTENSION_ID, INVALID_PARAMS, TERMINAL
 
@@ -142,6 +143,18 @@ class TaskHandle:
                 f"task {self.task_id} still {self.status_value} after {timeout:g} s", self.task_id
             ) from None
 
+    async def read(
+        self, item: int | None = None, *, lines: str | tuple[int | None, int | None] | None = None, bytes_: Any = None
+    ) -> Slice:
+        """Read an offloaded item of this task's result (the first when `item` is None), or a range of it."""
+        task = self.last if self.last is not None and "result" in self.last else await self.status()
+        links = offload_links(task.get("result") or {})
+        chosen = [link for link in links if item is None or str(link["uri"]).endswith(f"/blob/{item}")]
+        if not chosen:
+            which = "" if item is None else f" {item}"
+            raise TaskError(f"task {self.task_id} has no offloaded item{which}", self.task_id)
+        return await read_link(self.client.wire, str(chosen[0]["uri"]), lines=lines, bytes_=bytes_)
+
     async def result(self, timeout: float | None = None) -> CallToolResult:
         """The tool's result; `TaskFailed` or `TaskCancelled` when it ended otherwise."""
         task = await self.wait(timeout)
@@ -154,8 +167,10 @@ class TaskHandle:
 
     async def _follow(self) -> dict[str, Any]:
         task = self.last if self.last is not None else await self.status()
-        if task["status"] in TERMINAL:
+        if task["status"] in TERMINAL and ("result" in task or "error" in task or task["status"] == "cancelled"):
             return task
+        if task["status"] in TERMINAL:  # a CreateTaskResult of a task that finished at once: no payload yet
+            return await self.status()
         push = _PushState()
         outcome: dict[str, Any] | None = None
         error: Exception | None = None
@@ -362,6 +377,12 @@ class TaskClient:
         if self.journal is not None:
             self.journal.started(self.url, created.task_id, tool, arguments, created.status)
         return TaskHandle(self, created.task_id, task)
+
+    async def read(
+        self, uri: str, *, lines: str | tuple[int | None, int | None] | None = None, bytes_: Any = None
+    ) -> Slice:
+        """Read an offload link (`offload://task/<id>/blob/<n>`) of a result, whole or a range (client/reads.py)."""
+        return await read_link(self.wire, uri, lines=lines, bytes_=bytes_)
 
     # -- plumbing --
 

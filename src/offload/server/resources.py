@@ -90,7 +90,7 @@ class BlobReads:
         mime = str(link.get("mimeType") or "application/octet-stream")
         data, span = await self._slice(ref, index)
         total_lines = int(((link.get("_meta") or {}).get("offload/blob") or {}).get("lines") or 0)
-        meta: dict[str, Any] = {"size": index.size, "lines": total_lines, **span}
+        meta: dict[str, Any] = {"size": index.size, "totalLines": total_lines, **span}
         if span.get("next"):
             meta["truncated"] = True
         contents: dict[str, Any] = {"uri": ref.uri, "mimeType": mime, "_meta": {RANGE_META_KEY: meta}}
