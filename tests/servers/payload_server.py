@@ -101,3 +101,19 @@ async def never_offloaded(lines: int) -> str:
 @tasks.tool(mode="required", budget_s=0.0, offload_bytes=1024)
 async def low_threshold(lines: int) -> str:
     return log_text(lines)
+
+
+@server.tool()
+@tasks.tool(mode="optional", budget_s=0.0)
+async def optional_log(lines: int) -> str:
+    """Inline without the tasks extension, a task with it (offloaded when large)."""
+    await anyio.sleep(0.05)  # a tool that answers at once is answered inline even when a task was possible
+    return log_text(lines)
+
+
+@server.tool()
+@tasks.tool(mode="optional", budget_s=0.0, offload_bytes=0)
+async def optional_log_inline(lines: int) -> str:
+    """`optional_log` with offloading off: the whole result stays in the task."""
+    await anyio.sleep(0.05)
+    return log_text(lines)
