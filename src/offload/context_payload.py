@@ -1,7 +1,8 @@
 """What a large result and a task's polling cost an agent: the accounting `measure_context` leaves out.
 
 `measure_large_result` runs one tool that returns a large result three ways and counts the bytes that
-reach the agent's context window, and the time until the agent has something to read:
+reach the agent's context window, and the time until the agent has something to read (blocking: the
+call; a task: the tasks/get that hands its result over once it is done, so polling pace is left out):
 
 - **blocking**: the call runs inline (no tasks extension); the whole result enters the window;
 - **task, inline**: a task whose result is stored whole (`inline_tool`, a twin of the tool with
@@ -39,40 +40,50 @@ class LargeResultReport:
     tool: str
     result_bytes: int  # the blocking result as received
     blocking_bytes: int
-    blocking_seconds: float  # until the whole answer arrived: the agent sees nothing before
+    blocking_seconds: float  # the call, until the whole answer arrived: the agent sees nothing before
     inline_task_bytes: int | None  # None without an inline twin
-    inline_task_seconds: float | None
+    inline_task_seconds: float | None  # the tasks/get that hands over the whole result
     link_bytes: int  # CreateTaskResult + result with previews and links
-    link_seconds: float  # until the previews were in hand
+    link_seconds: float  # the tasks/get that hands over previews and links
     slice_bytes: int  # the one slice read on demand
     slice_seconds: float  # that read alone
     links: int
 
     def lines(self) -> list[str]:
         inline = (
-            f"task, result inline:  {self.inline_task_bytes:,} bytes in the window, first byte after "
+            f"task, result inline:  {self.inline_task_bytes:,} bytes in the window, result fetched in "
             f"{self.inline_task_seconds:.2f} s"
             if self.inline_task_bytes is not None and self.inline_task_seconds is not None
             else "task, result inline:  (no inline twin measured)"
         )
         return [
-            f"blocking:             {self.blocking_bytes:,} bytes in the window, first byte after "
+            f"blocking:             {self.blocking_bytes:,} bytes in the window, call answered in "
             f"{self.blocking_seconds:.2f} s",
             inline,
             f"task, link + slice:   {self.link_bytes + self.slice_bytes:,} bytes in the window "
-            f"({self.link_bytes:,} preview and links, {self.slice_bytes:,} slice); preview after "
+            f"({self.link_bytes:,} preview and links, {self.slice_bytes:,} slice); previews fetched in "
             f"{self.link_seconds:.2f} s, slice in {self.slice_seconds * 1000:.0f} ms",
         ]
 
 
-async def _as_task(client: TaskClient, tool: str, arguments: dict[str, Any], timeout_s: float) -> tuple[Any, Any]:
+async def _as_task(
+    client: TaskClient, tool: str, arguments: dict[str, Any], timeout_s: float
+) -> tuple[Any, Any, float]:
+    """(CreateTaskResult, final task, seconds of the tasks/get that hands the result over).
+
+    The last figure is timed on a tasks/get made once the task is known to be done, so it measures
+    the transfer of the result, not how soon a poll happened to come.
+    """
     created = await client.wire.call("tools/call", {"name": tool, "arguments": arguments})
     if created.result.get("resultType") != "task":
-        return created.result, created.result
-    task = await client.handle(str(created.result["taskId"])).wait(timeout=timeout_s)
-    if task.get("status") != "completed":
-        raise RuntimeError(f"{tool} ended {task.get('status')}: {task.get('statusMessage')}")
-    return created.result, task
+        return created.result, created.result, 0.0
+    task_id = str(created.result["taskId"])
+    status = await client.handle(task_id).wait(timeout=timeout_s)
+    if status.get("status") != "completed":
+        raise RuntimeError(f"{tool} ended {status.get('status')}: {status.get('statusMessage')}")
+    t0 = time.monotonic()
+    task = await client.wire.result("tasks/get", {"taskId": task_id})
+    return created.result, task, time.monotonic() - t0
 
 
 async def measure_large_result(
@@ -96,13 +107,9 @@ async def measure_large_result(
     inline_bytes = inline_seconds = None
     async with TaskClient(url, token=token, push=False, timeout_s=timeout_s) as client:
         if inline_tool is not None:
-            t0 = time.monotonic()
-            created, task = await _as_task(client, inline_tool, args, timeout_s)
-            inline_seconds = time.monotonic() - t0
+            created, task, inline_seconds = await _as_task(client, inline_tool, args, timeout_s)
             inline_bytes = _window([created, task.get("result")])
-        t0 = time.monotonic()
-        created, task = await _as_task(client, tool, args, timeout_s)
-        link_seconds = time.monotonic() - t0
+        created, task, link_seconds = await _as_task(client, tool, args, timeout_s)
         result = task.get("result") or {}
         link_bytes = _window([created, result])
         links = offload_links(result)
