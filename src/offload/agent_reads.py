@@ -22,7 +22,7 @@ from typing import Any
 from offload.client import RpcError, TaskClient, TaskError
 from offload.client.reads import offload_links
 
-__all__ = ["TASK_READ_TOOL", "TaskReader", "link_line"]
+__all__ = ["TASK_READ_TOOL", "TaskReader", "link_line", "preview_and_links"]
 
 TASK_READ_TOOL: dict[str, Any] = {
     "name": "task_read",
