@@ -102,3 +102,35 @@ async def test_the_advisor_learns_from_completions_and_shares_them_through_the_s
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+class _BrokenLog:
+    """A duration log whose store is down: every call fails."""
+
+    keep = 64
+
+    async def add(self, tool: str, duration_ms: int) -> None:
+        raise ConnectionError("store unreachable")
+
+    async def recent(self, tool: str) -> list[int]:
+        raise ConnectionError("store unreachable")
+
+
+@pytest.mark.anyio
+async def test_a_store_outage_keeps_the_last_known_durations_and_loses_only_samples() -> None:
+    store = MemoryStore()
+    spawn = _Spawner()
+    advisor = PollAdvisor(lambda: store, lambda _tool: BOUNDS, spawn, refresh_s=0.0)
+    working = TaskRecord(task_id="w", tool="build", created_ms=0, poll_interval_ms=1000)
+    advisor.advise(working, 0)
+    await spawn.drain()
+    for i in range(6):
+        advisor.observe(TaskRecord(task_id=f"d{i}", tool="build", status="completed", created_ms=0, updated_ms=3000))
+    await spawn.drain()
+    learned = advisor.advise(working, 0).poll_interval_ms
+    assert learned is not None and 2000 <= learned <= 3000
+    advisor._log = (store, _BrokenLog())  # type: ignore[assignment]  # the store goes down
+    advisor.observe(TaskRecord(task_id="x", tool="build", status="completed", created_ms=0, updated_ms=3000))
+    assert advisor.advise(working, 0).poll_interval_ms == learned  # refresh fails: the cache stands
+    await spawn.drain()  # the failed write and the failed refresh are logged, not raised
+    assert advisor.advise(working, 0).poll_interval_ms == learned
