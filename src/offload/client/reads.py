@@ -29,7 +29,10 @@ from mcp_types import CallToolResult
 from offload.client.wire import WireClient
 from offload.protocol.links import RANGE_META_KEY, BlobRef, Span, parse_blob_uri, parse_span
 
-__all__ = ["Slice", "offload_links", "range_uri", "read_all", "read_link"]
+__all__ = ["Range", "Slice", "offload_links", "range_uri", "read_all", "read_link"]
+
+#: A line or byte range: "A:B" (either side may be empty, negatives count from the end) or (A, B).
+Range = str | tuple[int | None, int | None] | None
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,13 @@ def offload_links(result: CallToolResult | dict[str, Any]) -> list[dict[str, Any
     return links
 
 
-def _span(value: str | Span | None, what: str) -> Span | None:
+def _span(value: Range, what: str) -> Span | None:
     if value is None or isinstance(value, tuple):
         return value
     return parse_span(value, what)
 
 
-def range_uri(uri: str, *, lines: str | Span | None = None, bytes_: str | Span | None = None) -> str:
+def range_uri(uri: str, *, lines: Range = None, bytes_: Range = None) -> str:
     """`uri` (an offload link) narrowed to a line or byte range; ValueError when it is not one."""
     ref = parse_blob_uri(uri)
     if ref is None:
@@ -105,9 +108,7 @@ def _slice(contents: dict[str, Any], uri: str) -> Slice:
     )
 
 
-async def read_link(
-    wire: WireClient, uri: str, *, lines: str | Span | None = None, bytes_: str | Span | None = None
-) -> Slice:
+async def read_link(wire: WireClient, uri: str, *, lines: Range = None, bytes_: Range = None) -> Slice:
     """One `resources/read` of an offload link, for the whole item or a range of it."""
     if lines is not None or bytes_ is not None:
         uri = range_uri(uri, lines=lines, bytes_=bytes_)
@@ -118,9 +119,7 @@ async def read_link(
     return _slice(contents[0], uri)
 
 
-async def read_all(
-    wire: WireClient, uri: str, *, lines: str | Span | None = None, bytes_: str | Span | None = None
-) -> AsyncIterator[Slice]:
+async def read_all(wire: WireClient, uri: str, *, lines: Range = None, bytes_: Range = None) -> AsyncIterator[Slice]:
     """Every read it takes to get the whole range (or item), following `Slice.next`."""
     piece = await read_link(wire, uri, lines=lines, bytes_=bytes_)
     yield piece

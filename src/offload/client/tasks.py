@@ -31,7 +31,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from offload.client.errors import InputUnhandled, TaskCancelled, TaskError, TaskFailed, TaskTimeout
 from offload.client.journal import Journal
-from offload.client.reads import Slice, offload_links, read_link
+from offload.client.reads import Range, Slice, offload_links, read_link
 from offload.client.wire import RpcError, Unavailable, WireClient
 from offload.protocol import EXTENSION_ID, INVALID_PARAMS, TERMINAL
 
@@ -143,9 +143,7 @@ class TaskHandle:
                 f"task {self.task_id} still {self.status_value} after {timeout:g} s", self.task_id
             ) from None
 
-    async def read(
-        self, item: int | None = None, *, lines: str | tuple[int | None, int | None] | None = None, bytes_: Any = None
-    ) -> Slice:
+    async def read(self, item: int | None = None, *, lines: Range = None, bytes_: Range = None) -> Slice:
         """Read an offloaded item of this task's result (the first when `item` is None), or a range of it."""
         task = self.last if self.last is not None and "result" in self.last else await self.status()
         links = offload_links(task.get("result") or {})
@@ -378,9 +376,7 @@ class TaskClient:
             self.journal.started(self.url, created.task_id, tool, arguments, created.status)
         return TaskHandle(self, created.task_id, task)
 
-    async def read(
-        self, uri: str, *, lines: str | tuple[int | None, int | None] | None = None, bytes_: Any = None
-    ) -> Slice:
+    async def read(self, uri: str, *, lines: Range = None, bytes_: Range = None) -> Slice:
         """Read an offload link (`offload://task/<id>/blob/<n>`) of a result, whole or a range (client/reads.py)."""
         return await read_link(self.wire, uri, lines=lines, bytes_=bytes_)
 
