@@ -30,3 +30,11 @@ async def log(mb: float) -> str:
 async def log_inline(mb: float) -> str:
     await anyio.sleep(0.01)
     return log_text(mb)
+
+
+@server.tool()
+@tasks.tool(mode="required", budget_s=0.0)
+async def sleep(seconds: float) -> str:
+    """Takes as long as asked: for the live polling figures of benchmarks/polling.py."""
+    await anyio.sleep(seconds)
+    return f"slept {seconds:g} s"

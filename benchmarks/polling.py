@@ -15,6 +15,10 @@ Each task is created at t=0 and polled as each strategy says until a poll sees i
 
 Reported per strategy: polls per task (tasks/get calls) and the delay from completion to the poll
 that saw it, in ms and as a share of the task's duration; p50 and p95 over all tasks of all tools.
+
+`--live` also runs real tasks (0.2 s and 3.4 s) against `offload serve benchmarks/payload_server.py`
+with offload's `TaskClient`: polling every 1000 ms, then following the server's suggestions, after
+six runs that teach the server the tool's duration (`offload.context_payload.measure_polls`).
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=300, help="tasks per tool")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--live", action="store_true", help="also measure real 0.2 s and 3.4 s tasks over HTTP")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     tasks: list[tuple[str, int]] = []
@@ -127,6 +132,57 @@ def main() -> None:
                 f"{statistics.median(o.polls for o in mine):.0f} / {statistics.median(o.delay_ms for o in mine):.0f} ms"
             )
         print(f"| {tool} | {median / 1000:g} s | " + " | ".join(cells) + " |")
+    if args.live:
+        live()
+
+
+def live(runs: int = 8) -> None:
+    import functools
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import anyio
+
+    from offload.context_payload import measure_polls
+    from payload import free_port, wait_listening
+
+    here = Path(__file__).resolve().parent
+    offload = str(Path(sys.executable).parent / "offload")
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        cmd = [
+            offload,
+            "serve",
+            str(here / "payload_server.py"),
+            "--port",
+            str(port),
+            "--store",
+            f"sqlite:///{tmp}/t.db",
+        ]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
+        try:
+            wait_listening(port, proc)
+            url = f"http://127.0.0.1:{port}/mcp"
+            print()
+            print(f"Live, {runs} tasks each, offload TaskClient without push (polls only):")
+            print()
+            print("| task | fixed 1 s: polls p50 | delay p50 | adaptive: polls p50 | delay p50 |")
+            print("|---|---|---|---|---|")
+            for seconds in (0.2, 3.4):
+                measure = functools.partial(measure_polls, url, "sleep", {"seconds": seconds}, fixed_ms=1000)
+                anyio.run(functools.partial(measure, runs=6))  # learning runs
+                report = anyio.run(functools.partial(measure, runs=runs))
+                print(
+                    f"| {seconds:g} s | {statistics.median(report.fixed_polls):g} "
+                    f"| {statistics.median(report.fixed_delays_ms):.0f} ms "
+                    f"| {statistics.median(report.adaptive_polls):g} "
+                    f"| {statistics.median(report.adaptive_delays_ms):.0f} ms |"
+                )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ every `fixed_ms`, as a client of a server suggesting a constant interval does.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from offload.agent import window_size
@@ -141,6 +142,9 @@ class PollReport:
     fixed_ms: int
     fixed_polls: list[int]
     adaptive_polls: list[int]
+    #: ms from the task's completion (its lastUpdatedAt) to the poll that saw it; same-host clocks only
+    fixed_delays_ms: list[float] = field(default_factory=list)
+    adaptive_delays_ms: list[float] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         def summary(polls: list[int]) -> str:
@@ -177,6 +181,7 @@ async def measure_polls(
     """tasks/get per task for `runs` sequential runs, fixed interval first, then following the server."""
     args = dict(arguments or {})
     counts: dict[str, list[int]] = {"fixed": [], "adaptive": []}
+    delays: dict[str, list[float]] = {"fixed": [], "adaptive": []}
     for mode in ("fixed", "adaptive"):
         for _ in range(runs):
             client = (
@@ -191,6 +196,9 @@ async def measure_polls(
                     continue
                 before = client.requests_sent
                 seed = {k: v for k, v in created.result.items() if k not in ("resultType", "_meta")}
-                await TaskHandle(client, str(created.result["taskId"]), seed).wait(timeout=timeout_s)
+                final = await TaskHandle(client, str(created.result["taskId"]), seed).wait(timeout=timeout_s)
+                seen = time.time()
                 counts[mode].append(client.requests_sent - before)
-    return PollReport(tool, runs, fixed_ms, counts["fixed"], counts["adaptive"])
+                done = datetime.fromisoformat(str(final["lastUpdatedAt"]).replace("Z", "+00:00")).timestamp()
+                delays[mode].append(max(seen - done, 0.0) * 1000)
+    return PollReport(tool, runs, fixed_ms, counts["fixed"], counts["adaptive"], delays["fixed"], delays["adaptive"])
