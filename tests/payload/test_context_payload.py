@@ -47,4 +47,6 @@ def test_polls_per_task_fixed_and_adaptive(server: ServerProcess) -> None:
     report = anyio.run(lambda: measure_polls(server.url, "timed", {"ms": 600}, runs=4, fixed_ms=150))
     assert all(polls >= 4 for polls in report.fixed_polls), report  # 600 ms at 150 ms: at least 4 looks
     assert all(1 <= polls <= 3 for polls in report.adaptive_polls), report
+    assert len(report.fixed_delays_ms) == len(report.adaptive_delays_ms) == 4
+    assert all(0 <= delay < 30_000 for delay in report.fixed_delays_ms + report.adaptive_delays_ms)
     assert "adaptive" in report.lines()[1]
