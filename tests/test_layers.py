@@ -20,8 +20,8 @@ RANK = {"_backoff": 0, "protocol": 0, "store": 1, "observe": 1.5, "runtime": 2, 
 SDK_BRIDGE = PACKAGE / "server" / "bridge.py"
 #: Attributes that look private but are public API of the standard library.
 PUBLIC_UNDERSCORE = {"_replace", "_asdict", "_fields", "_make"}
-#: Private names of other libraries than the SDK, where no public API exists (argparse's action list).
-OTHER_LIBRARIES = {"_actions", "_SubParsersAction"}
+#: Private names of other libraries than the SDK, where no public API does the job.
+OTHER_LIBRARIES = {"_actions", "_SubParsersAction", "_exit"}  # argparse, os._exit
 
 
 def _modules() -> dict[str, Path]:

@@ -240,7 +240,7 @@ async def test_a_result_over_the_limit_fails_the_task_saying_why() -> None:
         await anyio.sleep(0.01)
         return {"content": [{"type": "text", "text": "x" * 5000}]}
 
-    async with running(max_result_bytes=1000) as (runtime, store):
+    async with running(max_result_bytes=1000, max_offloaded_bytes=1000) as (runtime, store):
         ex = await started(runtime, tool)
         failed = await until(store, ex.task_id, "failed")
         assert "over the store limit of 1000" in (failed.status_message or "")
@@ -271,6 +271,6 @@ async def test_a_running_task_whose_ttl_ran_out_is_stopped_by_the_sweep() -> Non
         await ex.promote()
         failed = await until(store, ex.task_id, "failed")
         assert failed.error is not None and failed.error["code"] == TTL_EXPIRED
-        assert "time to live (100 ms) ran out" in (failed.status_message or "")
+        assert "TTL (time to live, 100 ms) ran out" in (failed.status_message or "")
         assert failed.ttl_ms is not None and failed.ttl_ms > 100  # kept a while for the final status
         assert not failed.expired(now_ms())

@@ -22,6 +22,7 @@ tasks = Tasks(
     "memory://",
     budget_s=0.25,
     poll_interval_ms=500,
+    adaptive_polling=False,  # this suite checks the configured interval; tests/payload covers adaptive polling
     ttl_ms=600_000,
     input_timeout_s=60.0,
     sweep_interval_s=0.1,
@@ -125,7 +126,7 @@ async def rpc_error() -> str:
 
 
 @server.tool()
-@tasks.tool(mode="required")
+@tasks.tool(mode="required", offload_bytes=0)  # offloading off: the inline limit applies (tests/payload)
 async def huge_result() -> str:
     await anyio.sleep(0.05)
     return "x" * (200 * 1024)

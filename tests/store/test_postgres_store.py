@@ -80,7 +80,8 @@ async def test_schema_is_created_recorded_and_kept_across_reopens(
     finally:
         await store.close()
         await store.close()
-    assert await _tables(admin) == {"offload_schema", "offload_tasks", "offload_instances"}
+    tables = {"offload_schema", "offload_tasks", "offload_instances", "offload_blobs", "offload_durations"}
+    assert await _tables(admin) == tables
     assert await _versions(admin) == list(range(1, SCHEMA_VERSION + 1))
     indexes = {row["indexname"] for row in await admin.fetch("SELECT indexname FROM pg_indexes")}
     assert {

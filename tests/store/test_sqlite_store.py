@@ -331,7 +331,7 @@ async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     await store.open()
     try:
-        assert _user_version(path) == SCHEMA_VERSION == 4
+        assert _user_version(path) == SCHEMA_VERSION == 5
         old = await store.get("old")
         assert old is not None and old.status == "input_required"
         assert await store.answer("old", {"k": {"action": "accept"}}) == {"k": {"action": "accept"}}

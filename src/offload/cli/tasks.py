@@ -277,7 +277,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         epilog=helptext.TASK.epilog,
         formatter_class=formatter,
     )
-    task_sub = task.add_subparsers(dest="task_command", required=True, metavar="{get,wait,cancel,answer}")
+    task_sub = task.add_subparsers(dest="task_command", required=True, metavar="{get,wait,cancel,answer,read}")
 
     def task_parser(name: str, help: str, command: Any) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = task_sub.add_parser(
@@ -311,6 +311,9 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--responses", metavar="JSON", help="the whole inputResponses object: '{\"KEY\": {...}}'")
     p.add_argument("--no-check", action="store_true", help="send without checking the answer against the request")
     _json_flag(p, "the server's answer")
+    from offload.cli.read import add_read_parser
+
+    add_read_parser(task_sub)
 
 
 def _old_output(args: argparse.Namespace) -> argparse.Namespace:

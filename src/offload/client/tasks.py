@@ -42,6 +42,7 @@ from offload.client.errors import (
     Unreachable,
 )
 from offload.client.journal import Journal
+from offload.client.reads import Range, Slice, offload_links, read_link
 from offload.client.wire import WireClient
 from offload.protocol import EXTENSION_ID, INVALID_PARAMS, TERMINAL
 
@@ -155,6 +156,16 @@ class TaskHandle:
                 f"task {self.task_id} still {self.status_value} after {timeout:g} s", self.task_id
             ) from None
 
+    async def read(self, item: int | None = None, *, lines: Range = None, bytes_: Range = None) -> Slice:
+        """Read an offloaded item of this task's result (the first when `item` is None), or a range of it."""
+        task = self.last if self.last is not None and "result" in self.last else await self.status()
+        links = offload_links(task.get("result") or {})
+        chosen = [link for link in links if item is None or str(link["uri"]).endswith(f"/blob/{item}")]
+        if not chosen:
+            which = "" if item is None else f" {item}"
+            raise TaskError(f"task {self.task_id} has no offloaded item{which}", self.task_id)
+        return await read_link(self.client.wire, str(chosen[0]["uri"]), lines=lines, bytes_=bytes_)
+
     async def result(self, timeout: float | None = None) -> CallToolResult:
         """The tool's result; `TaskFailed` or `TaskCancelled` when it ended otherwise."""
         task = await self.wait(timeout)
@@ -167,8 +178,10 @@ class TaskHandle:
 
     async def _follow(self) -> dict[str, Any]:
         task = self.last if self.last is not None else await self.status()
-        if task["status"] in TERMINAL:
+        if task["status"] in TERMINAL and ("result" in task or "error" in task or task["status"] == "cancelled"):
             return task
+        if task["status"] in TERMINAL:  # a CreateTaskResult of a task that finished at once: no payload yet
+            return await self.status()
         push = _PushState()
         outcome: dict[str, Any] | None = None
         error: Exception | None = None
@@ -404,6 +417,10 @@ class TaskClient:
         if self.journal is not None:
             self.journal.started(self.url, created.task_id, tool, arguments, created.status)
         return TaskHandle(self, created.task_id, task)
+
+    async def read(self, uri: str, *, lines: Range = None, bytes_: Range = None) -> Slice:
+        """Read an offload link (`offload://task/<id>/blob/<n>`) of a result, whole or a range (client/reads.py)."""
+        return await read_link(self.wire, uri, lines=lines, bytes_=bytes_)
 
     # -- plumbing --
 

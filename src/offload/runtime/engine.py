@@ -27,9 +27,16 @@ import anyio
 import anyio.abc
 
 from offload.observe import lease_takeover, remember_trace, task_created, task_finished
-from offload.protocol import TTL_EXPIRED, WORKER_LOST, TaskStatus
+from offload.protocol import INTERNAL_ERROR, TTL_EXPIRED, WORKER_LOST, TaskStatus
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
+from offload.runtime.offload_result import (
+    DEFAULT_MAX_OFFLOADED_BYTES,
+    DEFAULT_OFFLOAD_BYTES,
+    ResultOffloader,
+    ResultTooLarge,
+)
 from offload.runtime.policy import TaskPolicy
+from offload.runtime.polling import PollAdvisor, PollBounds
 from offload.store import Change, StoreError, TaskEvent, TaskRecord, TaskStore, now_ms
 
 logger = logging.getLogger(__name__)
@@ -84,6 +91,7 @@ class TaskRuntime:
         lease_s: float = 5.0,
         sweep_interval_s: float = 1.0,
         max_result_bytes: int = 4 * 1024 * 1024,
+        max_offloaded_bytes: int = DEFAULT_MAX_OFFLOADED_BYTES,
         max_running: int = 1000,
         instance_id: str | None = None,
         role: Role = "all",
@@ -92,7 +100,11 @@ class TaskRuntime:
         self.store = store
         self.lease_ms = int(lease_s * 1000)
         self.sweep_interval_s = sweep_interval_s
-        self.max_result_bytes = max_result_bytes
+        # Results up to `max_result_bytes` are stored inline; larger ones, up to `max_offloaded_bytes`,
+        # with their large items offloaded (runtime/offload_result.py). Executions check the larger.
+        self.max_inline_bytes = max_result_bytes
+        self.max_offloaded_bytes = max_offloaded_bytes
+        self.max_result_bytes = max(max_result_bytes, max_offloaded_bytes)
         self.max_running = max_running
         self.instance_id = instance_id or secrets.token_hex(8)
         self.role: Role = role
@@ -108,6 +120,50 @@ class TaskRuntime:
         self._wake = anyio.Event()
         self._stopping = False
         self._looked_at = now_ms()  # the last pass that looked for changes made by other processes
+        # Adaptive pollIntervalMs (runtime/polling.py): learns from tasks completed here.
+        self.polling = PollAdvisor(lambda: self.store, self._poll_bounds, self._spawn_if_running)
+        # Large results as blobs and resource links (runtime/offload_result.py).
+        self.offloader = ResultOffloader(lambda: self.store, self._offload_settings)
+
+    def _poll_bounds(self, tool: str) -> PollBounds:
+        policy = self.policy_for(tool)
+        default = policy.poll_interval_ms or 1000
+        return PollBounds(
+            default_ms=default,
+            min_ms=policy.poll_min_ms if policy.poll_min_ms is not None else min(50, default),
+            max_ms=policy.poll_max_ms if policy.poll_max_ms is not None else max(300_000, default),
+            adaptive=policy.adaptive_polling is not False,
+        )
+
+    def _spawn_if_running(self, fn: Callable[..., Coroutine[Any, Any, Any]]) -> None:
+        if self._tg is not None:
+            self._tg.start_soon(fn)
+
+    def _offload_settings(self, tool: str) -> tuple[int, int, int]:
+        threshold = self.policy_for(tool).offload_bytes
+        threshold = DEFAULT_OFFLOAD_BYTES if threshold is None else threshold
+        return threshold, self.max_inline_bytes, self.max_offloaded_bytes
+
+    async def _shape_outcome(self, record: TaskRecord, change: Change) -> Change:
+        """A completed result as it is stored: large items offloaded, or the task failed saying why."""
+        result = change.get("result")
+        if change.get("status") != TaskStatus.COMPLETED or result is None:
+            return change
+        try:
+            shaped = await self.offloader.shape(record.task_id, record.tool, record.expires_ms, result)
+        except ResultTooLarge as exc:
+            message = str(exc)
+            return {
+                "status": TaskStatus.FAILED,
+                "error": {"code": INTERNAL_ERROR, "message": message},
+                "status_message": message,
+                "input_requests": {},
+            }
+        return change if shaped is result else {**change, "result": shaped}
+
+    def advise(self, record: TaskRecord) -> TaskRecord:
+        """The record as it should be rendered now: with the poll interval suggested for its age."""
+        return self.polling.advise(record, now_ms())
 
     # -- lifecycle --
 
@@ -221,6 +277,10 @@ class TaskRuntime:
         return record
 
     async def create(self, record: TaskRecord) -> None:
+        if record.status == TaskStatus.COMPLETED and record.result is not None:  # settled before it was stored
+            shaped = await self._shape_outcome(record, {"status": record.status, "result": record.result})
+            for key, value in shaped.items():
+                setattr(record, key, value)
         await self.store.create(record)
 
     def forget(self, ex: Execution) -> None:
@@ -229,8 +289,15 @@ class TaskRuntime:
 
     async def write(self, task_id: str, change: Change) -> TaskRecord | None:
         """Update a task this instance runs; announce the new state."""
+        if "result" in change:
+            ex = self.executions.get(task_id)
+            template = ex.template if ex is not None else await self.store.get(task_id)
+            if template is not None:
+                change = await self._shape_outcome(template, change)
         record = await self.store.update(task_id, change, owner=self.instance_id)
         if record is not None:
+            if record.terminal:
+                self.polling.observe(record)
             await self.announce(record)
         return record
 

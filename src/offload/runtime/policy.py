@@ -20,6 +20,11 @@ class TaskPolicy:
 
     `retry` marks the tool safe to run again from the start when the instance running it
     died; otherwise such a task is marked failed. `max_attempts` bounds the runs.
+
+    `poll_interval_ms` is the interval suggested until the tool's durations are known; with
+    `adaptive_polling`, suggestions then follow them, within `poll_min_ms`..`poll_max_ms`
+    (`runtime/polling.py`). `offload_bytes`: a completed result larger than this has its large
+    items stored as blobs and replaced by resource links (0 turns it off; `runtime/offload_result.py`).
     """
 
     mode: TaskMode = "forbidden"
@@ -29,6 +34,10 @@ class TaskPolicy:
     input_timeout_s: float | None = None
     retry: bool = False
     max_attempts: int = 3
+    poll_min_ms: int | None = None
+    poll_max_ms: int | None = None
+    adaptive_polling: bool | None = None
+    offload_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -35,10 +35,12 @@ from offload.protocol import (
     create_task_result,
 )
 from offload.runtime import Role, TaskDispatch, TaskMode, TaskPolicy, TaskRuntime
+from offload.runtime.offload_result import DEFAULT_MAX_OFFLOADED_BYTES, DEFAULT_OFFLOAD_BYTES
 from offload.server import bridge
 from offload.server.gates import declares_tasks, needs_task, needs_task_for_input
 from offload.server.handlers import TaskHandlers
 from offload.server.middleware import TasksMiddleware
+from offload.server.resources import DEFAULT_MAX_READ_BYTES, BlobReads
 from offload.store import DEFAULT_STORE_URL, TaskRecord, TaskStore, open_store
 
 __all__ = ["DEFAULT_TTL_MS", "Tasks"]
@@ -68,10 +70,16 @@ class Tasks(Extension):
         budget_s: float = 0.25,
         ttl_ms: int | None = DEFAULT_TTL_MS,
         poll_interval_ms: int = 1000,
+        poll_min_ms: int = 50,
+        poll_max_ms: int = 300_000,
+        adaptive_polling: bool = True,
         input_timeout_s: float | None = 900.0,
         lease_s: float = 5.0,
         sweep_interval_s: float = 1.0,
         max_result_bytes: int = 4 * 1024 * 1024,
+        offload_bytes: int = DEFAULT_OFFLOAD_BYTES,
+        max_offloaded_bytes: int = DEFAULT_MAX_OFFLOADED_BYTES,
+        max_read_bytes: int = DEFAULT_MAX_READ_BYTES,
         max_update_bytes: int = 1024 * 1024,
         max_running: int = 1000,
         role: Role = "all",
@@ -86,7 +94,12 @@ class Tasks(Extension):
             ttl_ms=ttl_ms,
             poll_interval_ms=poll_interval_ms,
             input_timeout_s=input_timeout_s,
+            poll_min_ms=poll_min_ms,
+            poll_max_ms=poll_max_ms,
+            adaptive_polling=adaptive_polling,
+            offload_bytes=offload_bytes,
         )
+        self.max_read_bytes = max_read_bytes
         self.runtime = TaskRuntime(
             self.store,
             policy_for=self.policy,
@@ -94,6 +107,7 @@ class Tasks(Extension):
             lease_s=lease_s,
             sweep_interval_s=sweep_interval_s,
             max_result_bytes=max_result_bytes,
+            max_offloaded_bytes=max_offloaded_bytes,
             max_running=max_running,
             role=role,
             expired_grace_s=expired_grace_s,
@@ -132,6 +146,10 @@ class Tasks(Extension):
         input_timeout_s: float | None = None,
         retry: bool = False,
         max_attempts: int = 3,
+        poll_min_ms: int | None = None,
+        poll_max_ms: int | None = None,
+        adaptive_polling: bool | None = None,
+        offload_bytes: int | None = None,
     ) -> Callable[[F], F]:
         """Declare how a tool relates to tasks; put it below `@server.tool()`.
 
@@ -145,6 +163,10 @@ class Tasks(Extension):
             input_timeout_s=input_timeout_s,
             retry=retry,
             max_attempts=max_attempts,
+            poll_min_ms=poll_min_ms,
+            poll_max_ms=poll_max_ms,
+            adaptive_polling=adaptive_polling,
+            offload_bytes=offload_bytes,
         )
 
         def decorate(fn: F) -> F:
@@ -178,6 +200,10 @@ class Tasks(Extension):
                 ttl_ms=pick(declared.ttl_ms, d.ttl_ms),
                 poll_interval_ms=pick(declared.poll_interval_ms, d.poll_interval_ms),
                 input_timeout_s=pick(declared.input_timeout_s, d.input_timeout_s),
+                poll_min_ms=pick(declared.poll_min_ms, d.poll_min_ms),
+                poll_max_ms=pick(declared.poll_max_ms, d.poll_max_ms),
+                adaptive_polling=pick(declared.adaptive_polling, d.adaptive_polling),
+                offload_bytes=pick(declared.offload_bytes, d.offload_bytes),
             )
             self._resolved[tool] = resolved
         return resolved
@@ -215,6 +241,8 @@ class Tasks(Extension):
         self._server = server
         if not any(isinstance(m, TasksMiddleware) and m.handlers is self.handlers for m in server.middleware):
             server.middleware.append(TasksMiddleware(self.handlers, server, strict_mcp_name=self.strict_mcp_name))
+        if not any(isinstance(m, BlobReads) and m.runtime is self.runtime for m in server.middleware):
+            server.middleware.append(BlobReads(self.runtime, server, max_read_bytes=self.max_read_bytes))
 
     async def _check_declarations(self, server: MCPServer[Any]) -> None:
         """Say loudly, at start-up, when a declared policy names no tool: that tool would run inline."""
@@ -307,7 +335,7 @@ class Tasks(Extension):
         record = self.runtime.new_record(
             params.name, policy, authenticated_principal(ctx), bridge.request_snapshot(ctx, params)
         )
-        return create_task_result(await self.runtime.enqueue(record))
+        return create_task_result(self.runtime.advise(await self.runtime.enqueue(record)))
 
     async def _run_as_task(
         self,
@@ -353,7 +381,7 @@ class Tasks(Extension):
             if not ex.promoted:
                 ex.cancel("The request was abandoned before the task was created")
             raise
-        return create_task_result(record)
+        return create_task_result(self.runtime.advise(record))
 
     # -- tasks/*: the middleware checked version, capability, params and Mcp-Name; one handler answers --
 

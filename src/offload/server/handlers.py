@@ -57,7 +57,7 @@ class TaskHandlers:
         return record
 
     async def get(self, task_id: str, principal: str | None) -> dict[str, Any]:
-        return {**detailed_task(await self.find(task_id, principal)), **COMPLETE}
+        return {**detailed_task(self.runtime.advise(await self.find(task_id, principal))), **COMPLETE}
 
     async def peek(self, task_id: str, principal: str | None) -> dict[str, Any] | None:
         """`get` when it succeeds, else None (the caller falls back to a path that words the error)."""
@@ -65,7 +65,7 @@ class TaskHandlers:
         if not visible(record, principal, now_ms()):
             return None
         assert record is not None
-        return {**detailed_task(record), **COMPLETE}
+        return {**detailed_task(self.runtime.advise(record)), **COMPLETE}
 
     async def update(self, task_id: str, principal: str | None, responses: dict[str, Any]) -> dict[str, Any]:
         size = len(json.dumps(responses, separators=(",", ":")))

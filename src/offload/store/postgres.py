@@ -51,7 +51,7 @@ from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CHANNEL = "offload_events"
 #: pg_advisory_xact_lock key that serializes migrations (any instance, any offload version).
 MIGRATION_LOCK = 0x6F66_666C_6F61_6401  # "offload" + 1
@@ -97,6 +97,25 @@ _MIGRATIONS: dict[int, list[str]] = {
     ],
     # v3: live tasks by principal, for the per-caller admission limit.
     3: [f"CREATE INDEX offload_tasks_live_principal ON offload_tasks (principal) WHERE status IN {_LIVE}"],
+    # v4: large result items in chunks, gone with their task; recent durations per tool (postgres_sidecar.py).
+    4: [
+        """CREATE TABLE offload_blobs (
+            task_id TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            chunk INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            newlines INTEGER NOT NULL,
+            expires_ms BIGINT,
+            data BYTEA NOT NULL,
+            PRIMARY KEY (task_id, n, chunk)
+        )""",
+        "CREATE INDEX offload_blobs_expires ON offload_blobs (expires_ms) WHERE expires_ms IS NOT NULL",
+        """CREATE FUNCTION offload_blobs_purge() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN DELETE FROM offload_blobs WHERE task_id = OLD.task_id; RETURN NULL; END $$""",
+        "CREATE TRIGGER offload_blobs_purge AFTER DELETE ON offload_tasks "
+        "FOR EACH ROW EXECUTE FUNCTION offload_blobs_purge()",
+        "CREATE TABLE offload_durations (tool TEXT PRIMARY KEY, samples BIGINT[] NOT NULL)",
+    ],
 }
 
 _O_COLUMNS = ", ".join(f"o.{name}" for name in _sql.FIELDS)

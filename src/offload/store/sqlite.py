@@ -28,7 +28,7 @@ from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: `PRAGMA synchronous` settings offered: NORMAL (the default) survives a process crash; FULL
 #: syncs the WAL at every commit (group-committed here), so a task also survives a machine crash.
 SYNCHRONOUS = ("NORMAL", "FULL")
@@ -80,6 +80,23 @@ _MIGRATIONS: dict[int, list[str]] = {
     4: [
         f"CREATE INDEX tasks_live_principal ON tasks(principal) WHERE status IN {_LIVE}",
         "CREATE INDEX tasks_updated ON tasks(updated_ms)",
+    ],
+    # v5: large result items in chunks, gone with their task; recent durations per tool (sqlite_sidecar.py).
+    5: [
+        """CREATE TABLE task_blobs (
+            task_id TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            chunk INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            newlines INTEGER NOT NULL,
+            expires_ms INTEGER,
+            data BLOB NOT NULL,
+            PRIMARY KEY (task_id, n, chunk)
+        )""",
+        "CREATE INDEX task_blobs_expires ON task_blobs(expires_ms) WHERE expires_ms IS NOT NULL",
+        "CREATE TRIGGER task_blobs_purge AFTER DELETE ON tasks BEGIN "
+        "DELETE FROM task_blobs WHERE task_id = OLD.task_id; END",
+        "CREATE TABLE tool_durations (tool TEXT PRIMARY KEY, samples TEXT NOT NULL)",
     ],
 }
 
