@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/payload.py [--sizes 5,100]
 
 Starts `offload serve benchmarks/payload_server.py` (SQLite store in a temporary directory) and, per
-size, runs `offload.context_payload.measure_large_result`: the tool `log(mb)` blocking (no tasks
+size, runs `offload.agent.payload.measure_large_result`: the tool `log(mb)` blocking (no tasks
 extension: the whole result is the answer), its twin `log_inline` as a task whose result is stored
 whole (`offload_bytes=0`), and `log` as a task whose log is offloaded, then one slice (the last 40
 lines) read just in time. "Result in hand" is the blocking call itself (the tool's ~0.1-2 s of
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import anyio
 
-from offload.context_payload import measure_large_result
+from offload.agent.payload import measure_large_result
 
 HERE = Path(__file__).resolve().parent
 

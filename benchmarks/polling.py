@@ -18,7 +18,7 @@ that saw it, in ms and as a share of the task's duration; p50 and p95 over all t
 
 `--live` also runs real tasks (0.2 s and 3.4 s) against `offload serve benchmarks/payload_server.py`
 with offload's `TaskClient`: polling every 1000 ms, then following the server's suggestions, after
-six runs that teach the server the tool's duration (`offload.context_payload.measure_polls`).
+six runs that teach the server the tool's duration (`offload.agent.payload.measure_polls`).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def live(runs: int = 8) -> None:
 
     import anyio
 
-    from offload.context_payload import measure_polls
+    from offload.agent.payload import measure_polls
     from payload import free_port, wait_listening
 
     here = Path(__file__).resolve().parent

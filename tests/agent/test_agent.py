@@ -106,7 +106,7 @@ def test_adapter_lists_server_tools_and_task_tools(demo_url: str) -> None:
     by_name = {s["name"]: s for s in specs}
     assert {"release", "reindex", "run_pipeline", "latest_version"} <= set(by_name)
     assert [s["name"] for s in specs[-len(TASK_TOOLS) :]] == list(TASK_TOOL_NAMES)
-    assert TASK_TOOL_NAMES == ("task_result", "task_status", "task_answer", "task_cancel")
+    assert TASK_TOOL_NAMES == ("task_result", "task_status", "task_answer", "task_cancel", "task_read")
     pipeline = by_name["run_pipeline"]
     assert pipeline["parameters"]["type"] == "object"
     assert "lines" in pipeline["parameters"]["properties"]

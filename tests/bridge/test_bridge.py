@@ -28,7 +28,7 @@ from interop_installs import NPM, mcp1_python, ts_client
 from helpers import OFFLOAD, SERVERS, free_port, wait_listening
 
 CLIENTS = Path(__file__).parent / "clients"
-TASK_TOOLS = ["task_result", "task_status", "task_answer", "task_cancel"]
+TASK_TOOLS = ["task_result", "task_status", "task_answer", "task_cancel", "task_read"]
 
 
 class Proc:
@@ -113,7 +113,7 @@ def test_a_2025_11_25_mcp1_host_over_stdio_follows_a_task_across_a_host_restart(
     first = _steps(_run([python, script, OFFLOAD, demo_server.url, journal, json.dumps(start)]).stdout)
     assert first["initialize"]["protocolVersion"] == "2025-11-25"
     names = first["tools"]["names"]
-    assert {"release", "latest_version", "run_pipeline"} <= set(names) and names[-4:] == TASK_TOOLS
+    assert {"release", "latest_version", "run_pipeline"} <= set(names) and names[-5:] == TASK_TOOLS
     assert all(schema is None for schema in first["tools"]["outputSchemas"].values())
     handle = first["start"]
     assert handle["isError"] is False
@@ -152,7 +152,7 @@ def test_a_2026_07_28_typescript_host_without_tasks_over_http(demo_server: Proc,
         bridge.stop()
     steps = _steps(done.stdout)
     assert steps["connect"]["protocolVersion"] == "2026-07-28"
-    assert steps["tools"]["names"][-4:] == TASK_TOOLS
+    assert steps["tools"]["names"][-5:] == TASK_TOOLS
     started = steps["start"]["texts"][0]
     task_id = started.split()[1]
     assert started.startswith(f"task {task_id} started (tool release")

@@ -100,11 +100,12 @@ def test_a_bridge_outlives_its_server_being_down_at_start_and_restarted(tmp_path
     finally:
         server.stop()
     assert out["down"].startswith(f"offload bridge: the task server at {url} is unreachable: ")
-    assert "latest_version" in out["tools"] and out["tools"][-4:] == [
+    assert "latest_version" in out["tools"] and out["tools"][-5:] == [
         "task_result",
         "task_status",
         "task_answer",
         "task_cancel",
+        "task_read",
     ]
     assert out["inline"] == "1.4.0"
     # The server's own error result passes through; the bridge's task tools answer in `error:` lines.

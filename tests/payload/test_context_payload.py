@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from helpers import Client, ServerProcess
-from offload.context_payload import measure_large_result, measure_polls
+from offload.agent.payload import measure_large_result, measure_polls
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from helpers import DEADLINE_S, OFFLOAD, ServerProcess
-from offload.agent_reads import TASK_READ_TOOL, TaskReader, preview_and_links
+from offload.agent.reads import TASK_READ_TOOL, TaskReader, preview_and_links
 from offload.client import TaskClient
 from offload.client.reads import offload_links, read_all
 

@@ -19,6 +19,7 @@ from mcp_types import CallToolResult
 from offload.agent.accounting import compact
 from offload.agent.attention import Attention
 from offload.agent.questions import answer_hint, describe_question, describe_questions, expand_answer, pending_questions
+from offload.agent.reads import TASK_READ_TOOL, TaskReader
 from offload.client import (
     InputUnhandled,
     RpcError,
@@ -77,6 +78,7 @@ TASK_TOOLS: list[dict[str, Any]] = [
         "description": "Stop a task that is no longer needed.",
         "parameters": {"type": "object", "properties": {"task_id": _TASK_ID}, "required": ["task_id"]},
     },
+    TASK_READ_TOOL,
 ]
 TASK_TOOL_NAMES = tuple(t["name"] for t in TASK_TOOLS)
 
@@ -207,6 +209,8 @@ class TaskToolAdapter:
             return _text_result(await self.task_status(task_id))
         if name == "task_cancel":
             return _text_result(await self.task_cancel(task_id))
+        if name == "task_read":  # a slice of a large result the server kept as a resource link
+            return _text_result(await TaskReader(self.client).call(args))
         key = args.get("key")
         if not isinstance(key, str) or not key:
             return _text_result("error: task_answer needs a key (a string, shown as [key K] with the question)")

@@ -35,6 +35,8 @@ class Call:
 
     tool: str
     context: Context[Any, Any]
+    #: The method of a question the downstream request had no channel for (it did not declare tasks).
+    unanswerable: str | None = None
 
 
 #: The call being sent from this asyncio task (see offload.gateway.routing for who reads it).

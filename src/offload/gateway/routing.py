@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import mcp_types as types
 from mcp.client.session import ClientRequestContext
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPError, NoBackChannelError
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types import INVALID_REQUEST
 from pydantic import BaseModel, ValidationError
@@ -68,6 +68,9 @@ class InputRouter:
             return await ctx.session.send_request(
                 request, result_type, metadata=ServerMessageMetadata(related_request_id=ctx.request_id)
             )
+        except NoBackChannelError as exc:
+            owner.unanswerable = request.method  # the call then fails -32021 downstream (see Upstream.call_tool)
+            return exc.error
         except MCPError as exc:
             return exc.error
         except ValidationError as exc:

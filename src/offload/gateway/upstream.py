@@ -33,6 +33,7 @@ from offload.gateway.config import UpstreamConfig
 from offload.gateway.link import CURRENT_CALL, Call, Link, Signals, describe, strip_reserved_meta, transport
 from offload.gateway.listings import Listings, ListKind, changed_kinds, fetch_all, updated_uri
 from offload.gateway.routing import InputRouter
+from offload.protocol import EXTENSION_ID, MISSING_REQUIRED_CLIENT_CAPABILITY, required_capabilities_data
 
 __all__ = ["STABLE_S", "ListKind", "Upstream", "describe", "strip_reserved_meta"]
 
@@ -208,10 +209,27 @@ class Upstream:
             link.calls.add(call)
             token = CURRENT_CALL.set(call)
             try:
-                return await link.client.call_tool(name, arguments, progress_callback=on_progress)
+                result = await link.client.call_tool(name, arguments, progress_callback=on_progress)
+            except MCPError:
+                if call.unanswerable is None:
+                    raise
+                result = None
             finally:
                 CURRENT_CALL.reset(token)
                 link.calls.discard(call)
+            if call.unanswerable is not None:
+                # The upstream asked the caller something mid-call and this request had no channel for it:
+                # the caller needs the tasks extension, as for a tool served here (tasks.md "Capability
+                # Negotiation"), whatever the upstream made of the refusal.
+                raise MCPError(
+                    code=MISSING_REQUIRED_CLIENT_CAPABILITY,
+                    message=f"Tool {name!r} asked the client for input ({call.unanswerable}) in the middle of "
+                    f"the call. A 2026-07-28 request has no channel for that unless it declares the {EXTENSION_ID} "
+                    "extension, so the call can become a task whose inputRequests the client answers.",
+                    data=required_capabilities_data(),
+                )
+            assert result is not None
+            return result
 
         result = await self._on_link(f"tool {name!r}", send, timeout=None)
         meta = strip_reserved_meta(result.meta)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from offload.agent import window_size
+from offload.agent.accounting import window_size
 from offload.client import TaskClient, TaskHandle, WireClient
 from offload.client.reads import offload_links
 
