@@ -71,3 +71,13 @@ async def ask(tag: str, ctx: Context) -> str:
     answer = await ctx.elicit(f"word for {tag}?", Answer)
     _ran("ask", tag, "end")
     return f"ask {tag} {answer.data.word if answer.action == 'accept' else answer.action}"
+
+
+@server.tool()
+@tasks.tool(mode="auto", budget_s=2.0)
+async def auto_long(tag: str) -> str:
+    """Inline for 2 s (twice the 1 s lease) before it becomes a task: promotion must not be late."""
+    _ran("auto_long", tag)
+    await anyio.sleep(3.0)
+    _ran("auto_long", tag, "end")
+    return f"auto_long {tag}"
