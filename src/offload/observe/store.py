@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from offload.observe.metrics import task_metrics
 from offload.store.base import Change, EventHandler, TaskEvent, TaskRecord, TaskStore
+from offload.store.query import TaskQuery
 
 __all__ = ["InstrumentedStore", "instrument_store"]
 
@@ -113,22 +114,8 @@ class InstrumentedStore(TaskStore):
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
         return self.inner.subscribe(handler)
 
-    async def list_tasks(
-        self,
-        *,
-        status: str | list[str] | tuple[str, ...] | None = None,
-        tool: str | None = None,
-        principal: str | None = None,
-        older_than_ms: int | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[TaskRecord], str | None]:
-        return await self._timed(
-            "list_tasks",
-            lambda: self.inner.list_tasks(
-                status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
-            ),
-        )
+    async def query_tasks(self, query: TaskQuery) -> tuple[list[TaskRecord], str | None]:
+        return await self._timed("list_tasks", lambda: self.inner.query_tasks(query))
 
     async def stats(self) -> dict[str, Any]:
         return await self._timed("stats", self.inner.stats)

@@ -10,6 +10,7 @@ import anyio
 
 from offload.store._rules import check_change, check_record, dump_json, load_json
 from offload.store.base import Change, TaskRecord, TaskStore, now_ms
+from offload.store.query import TaskQuery, count_stats
 
 
 def _copy_json(name: str, value: Any) -> Any:
@@ -140,21 +141,7 @@ class MemoryStore(TaskStore):
 
     # -- operations: the admin CLI and the console (offload.ops) --
 
-    async def list_tasks(
-        self,
-        *,
-        status: str | list[str] | tuple[str, ...] | None = None,
-        tool: str | None = None,
-        principal: str | None = None,
-        older_than_ms: int | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[TaskRecord], str | None]:
-        from offload.store.query import TaskQuery
-
-        q = TaskQuery.build(
-            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
-        )
+    async def query_tasks(self, q: TaskQuery) -> tuple[list[TaskRecord], str | None]:
         found = sorted(
             (rec for rec in self._tasks.values() if q.matches(rec)),
             key=lambda rec: (rec.created_ms, rec.task_id),
@@ -164,8 +151,6 @@ class MemoryStore(TaskStore):
 
     async def stats(self) -> dict[str, Any]:
         from collections import Counter
-
-        from offload.store.query import count_stats
 
         counts = Counter((rec.tool, rec.status) for rec in self._tasks.values())
         return count_stats((tool, st, n) for (tool, st), n in counts.items())

@@ -47,6 +47,7 @@ from offload.store._rules import check_change, check_record, dump_json
 from offload.store._sql import COLUMNS, DEAD_OWNERS_PER_CLAIM, INSERT_COLUMNS, LIVE_SQL
 from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, decode_event, encode_event, now_ms
 from offload.store.errors import StoreError, StoreFull, StoreUnavailable
+from offload.store.query import TaskQuery, count_stats
 from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
@@ -607,21 +608,7 @@ class PostgresStore(TaskStore):
 
     # -- operations: the admin CLI and the console (offload.ops) --
 
-    async def list_tasks(
-        self,
-        *,
-        status: str | list[str] | tuple[str, ...] | None = None,
-        tool: str | None = None,
-        principal: str | None = None,
-        older_than_ms: int | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[TaskRecord], str | None]:
-        from offload.store.query import TaskQuery
-
-        q = TaskQuery.build(
-            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
-        )
+    async def query_tasks(self, q: TaskQuery) -> tuple[list[TaskRecord], str | None]:
         where: list[str] = []
         args: list[Any] = []
         if q.statuses:
@@ -646,7 +633,6 @@ class PostgresStore(TaskStore):
         return q.page([_row_to_record(row) for row in rows])
 
     async def stats(self) -> dict[str, Any]:
-        from offload.store.query import count_stats
 
         rows = await self._fetch("SELECT tool, status, COUNT(*) AS n FROM offload_tasks GROUP BY tool, status")
         return count_stats((row["tool"], row["status"], int(row["n"])) for row in rows)

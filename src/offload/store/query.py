@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from offload.protocol import TERMINAL, TaskStatus
-from offload.store.base import TaskRecord
+from offload.store.record import TaskRecord
 
 __all__ = ["MAX_LIMIT", "TaskQuery", "count_stats", "decode_cursor", "encode_cursor"]
 

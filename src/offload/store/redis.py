@@ -38,6 +38,7 @@ from offload.store import _redis_lua as lua
 from offload.store._rules import check_change, check_record, dump_json
 from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, decode_event, encode_event, now_ms
 from offload.store.errors import StoreError, StoreFull, StoreUnavailable
+from offload.store.query import TaskQuery, count_stats
 from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
@@ -445,23 +446,9 @@ class RedisStore(TaskStore):
                     found.append((key[skip:], values[1:]))
         return cursor, found
 
-    async def list_tasks(
-        self,
-        *,
-        status: str | list[str] | tuple[str, ...] | None = None,
-        tool: str | None = None,
-        principal: str | None = None,
-        older_than_ms: int | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[TaskRecord], str | None]:
+    async def query_tasks(self, q: TaskQuery) -> tuple[list[TaskRecord], str | None]:
         import heapq
 
-        from offload.store.query import TaskQuery
-
-        q = TaskQuery.build(
-            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
-        )
         keys: list[tuple[int, str]] = []
         scan: Any = 0
         while True:
@@ -481,8 +468,6 @@ class RedisStore(TaskStore):
 
     async def stats(self) -> dict[str, Any]:
         from collections import Counter
-
-        from offload.store.query import count_stats
 
         counts: Counter[tuple[str, str]] = Counter()
         scan: Any = 0

@@ -25,6 +25,7 @@ from offload.store._rules import check_change, check_record, dump_json, load_jso
 from offload.store._sql import COLUMNS, DEAD_OWNERS_PER_CLAIM, INSERT_COLUMNS, LIVE_SQL
 from offload.store.base import Change, TaskRecord, TaskStore, now_ms
 from offload.store.errors import StoreError, StoreFull, StoreUnavailable
+from offload.store.query import TaskQuery, count_stats
 
 T = TypeVar("T")
 
@@ -512,21 +513,7 @@ class SQLiteStore(TaskStore):
 
         return await asyncio.to_thread(run)
 
-    async def list_tasks(
-        self,
-        *,
-        status: str | list[str] | tuple[str, ...] | None = None,
-        tool: str | None = None,
-        principal: str | None = None,
-        older_than_ms: int | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[TaskRecord], str | None]:
-        from offload.store.query import TaskQuery
-
-        q = TaskQuery.build(
-            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
-        )
+    async def query_tasks(self, q: TaskQuery) -> tuple[list[TaskRecord], str | None]:
         where: list[str] = []
         args: list[Any] = []
         if q.statuses:
@@ -551,7 +538,6 @@ class SQLiteStore(TaskStore):
         return q.page([_record(r) for r in rows])
 
     async def stats(self) -> dict[str, Any]:
-        from offload.store.query import count_stats
 
         rows = await self._scan(
             lambda conn: conn.execute("SELECT tool, status, COUNT(*) FROM tasks GROUP BY tool, status").fetchall()
