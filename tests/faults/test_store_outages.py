@@ -8,6 +8,7 @@ and a finished task's outcome is never reported "worker lost" while its instance
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +112,9 @@ def test_a_full_disk_says_so_once_and_finished_work_waits_for_room(tiny_disk: Pa
     marker = str(tmp_path / "big")
     try:
         waiting = client.start_task("big_gated", {"path": marker})  # created while there is room
+        # Empty the WAL first: SQLite reuses a WAL's old frames, so writes would not need new room.
+        with sqlite3.connect(tiny_disk / "tasks.db", timeout=10) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         ballast = tiny_disk / "ballast"
         free = os.statvfs(tiny_disk)
         ballast.write_bytes(b"\0" * max(free.f_bavail * free.f_frsize - 16 * 1024, 0))  # fill the disk

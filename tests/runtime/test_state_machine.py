@@ -274,3 +274,11 @@ async def test_a_running_task_whose_ttl_ran_out_is_stopped_by_the_sweep() -> Non
         assert "TTL (time to live, 100 ms) ran out" in (failed.status_message or "")
         assert failed.ttl_ms is not None and failed.ttl_ms > 100  # kept a while for the final status
         assert not failed.expired(now_ms())
+
+
+def test_task_ids_never_read_as_a_command_line_option() -> None:
+    from offload.runtime import new_task_id
+
+    ids = [new_task_id() for _ in range(2000)]  # ~31 would start with '-' if drawn plainly
+    assert all(len(i) == 43 and not i.startswith("-") for i in ids)
+    assert len(set(ids)) == len(ids)

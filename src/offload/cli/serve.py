@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -13,6 +14,9 @@ def _serve(args: argparse.Namespace) -> int:
     from offload.observe.prometheus import apply_metrics_arguments
     from offload.server.app import HttpLimits, TargetError, load_target, serve_http
 
+    # Plain log lines, one per record, before the target's MCPServer configures logging: the SDK picks
+    # rich's handler when rich is installed, which wraps lines and breaks grepping a server's log.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         server, tasks = load_target(args.target)
     except TargetError as exc:
@@ -52,7 +56,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    import logging
 
     import anyio
 

@@ -71,8 +71,15 @@ def ttl_expired(record: TaskRecord, at_ms: int, grace_ms: int = EXPIRED_GRACE_MS
 
 
 def new_task_id() -> str:
-    """43 URL-safe characters: 256 bits from `secrets` (tasks.md "Task ID unguessability")."""
-    return secrets.token_urlsafe(32)
+    """43 URL-safe characters: 256 bits from `secrets` (tasks.md "Task ID unguessability").
+
+    Never starting with `-`: an id pasted into a shell command must not read as an option (one draw
+    in 64 is redrawn, which leaves the id unguessable all the same).
+    """
+    while True:
+        task_id = secrets.token_urlsafe(32)
+        if not task_id.startswith("-"):
+            return task_id
 
 
 class TaskRuntime:
