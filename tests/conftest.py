@@ -42,3 +42,27 @@ def client(e2e_server: ServerProcess) -> Iterator[Client]:
 def marker(tmp_path: Path) -> str:
     """A per-test file prefix the test tools use for start counts, gates and cleanup markers."""
     return str(tmp_path / "tool")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A small tmpfs (1 MiB; `@pytest.mark.disk_size("2m")` for another size) to fill up on purpose.
+
+    Mounting needs root, as CI runs; elsewhere the test is skipped with the reason.
+    """
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    marker = request.node.get_closest_marker("disk_size")
+    size = marker.args[0] if marker else "1m"
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

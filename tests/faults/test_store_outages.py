@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,22 +89,7 @@ def test_a_result_the_store_cannot_hold_fails_the_task_saying_why(tmp_path: Path
         srv.stop()
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs for the SQLite store (root only: CI runs as root)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
+@pytest.mark.disk_size("2m")
 def test_a_full_disk_says_so_once_and_finished_work_waits_for_room(tiny_disk: Path, tmp_path: Path) -> None:
     srv = ServerProcess("e2e_server.py", tiny_disk / "tasks.db", tmp_path / "server.log")
     client = Client(srv.url)
