@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from offload.agent import TOKEN_METHOD, measure_context
+from offload.agent.payload import measure_large_result, measure_polls
 from offload.client import RpcError, WireClient
 from offload.demo.agent_loop import run_agent_loop, run_blocking
 from offload.protocol import TERMINAL
@@ -178,6 +179,27 @@ async def _agent_loop(url: str) -> bool:
     return ratio <= MAX_RATIO
 
 
+async def _payload_and_polling(url: str) -> bool:
+    """Section 6: a large result kept out of the window, and poll intervals learned from durations."""
+    _say()
+    _say("6. A large result and the poll cadence. build_log returns a 20,000-line log (~1 MB; the SDK sends a")
+    _say("   `-> str` result twice, as text and structuredContent). Run blocking, as a task with the result")
+    _say("   inline (build_log_inline), and as a task whose log stays in the store behind a resource_link and")
+    _say("   a preview, of which the agent then reads the last 40 lines:")
+    large = await measure_large_result(url, "build_log", {"lines": 20000}, inline_tool="build_log_inline")
+    for line in large.lines():
+        _say(f"   {line}")
+    _say('   Then pause {"seconds": 1.2}, eight times polling every second, eight times following the')
+    _say("   pollIntervalMs the server suggests once it has seen the tool's durations:")
+    polls = await measure_polls(url, "pause", {"seconds": 1.2}, runs=8, fixed_ms=1000)
+    for line in polls.lines():
+        _say(f"   {line}")
+    ok = large.links > 0 and large.link_bytes * 20 < large.blocking_bytes
+    if not ok:
+        _say(f"   unexpected: {large.links} links, {large.link_bytes:,} bytes with links")
+    return ok
+
+
 async def _demo(workdir: Path, step_s: float) -> int:
     store = workdir / "tasks.db"
     server = _Server(store, step_s)
@@ -240,6 +262,8 @@ async def _demo(workdir: Path, step_s: float) -> int:
         if not await _context_accounting(server.url):
             return 1
         if not await _agent_loop(server.url):
+            return 1
+        if not await _payload_and_polling(server.url):
             return 1
         return 0
     finally:

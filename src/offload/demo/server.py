@@ -81,3 +81,29 @@ async def run_pipeline(ctx: Context, lines: int = 5000) -> str:
             await ctx.report_progress(i, lines, f"{i}/{lines} checks")
             await anyio.sleep(STEP_S / 10)
     return f"Pipeline passed: {lines} checks, 0 failed"
+
+
+@server.tool()
+@tasks.tool(mode="optional")
+async def build_log(ctx: Context, lines: int = 20000) -> str:
+    """A build that prints a long log (about 1 MB for 20,000 lines): a large result for a small window."""
+    await ctx.report_progress(0, 1, "building")
+    await anyio.sleep(STEP_S)
+    return "\n".join(
+        f"[{i:>6}] step {i}: compiled module_{i % 97}.py in {i * 13 % 500} ms" for i in range(1, lines + 1)
+    )
+
+
+@server.tool()
+@tasks.tool(mode="optional", offload_bytes=0)
+async def build_log_inline(ctx: Context, lines: int = 20000) -> str:
+    """`build_log` with its result kept inline in the task, for comparison."""
+    return await build_log(ctx, lines)
+
+
+@server.tool()
+@tasks.tool(mode="optional")
+async def pause(seconds: float = 1.2) -> str:
+    """Works for a fixed time: the server learns how long and suggests when to poll."""
+    await anyio.sleep(seconds)
+    return f"paused {seconds:g} s"
