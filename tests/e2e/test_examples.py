@@ -15,7 +15,7 @@ import pytest
 
 from offload.client import WireClient
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OFFLOAD = str(Path(sys.executable).with_name("offload"))
 
 
