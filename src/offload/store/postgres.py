@@ -43,6 +43,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from offload._backoff import Backoff, retry
 from offload.store import _sql
+from offload.store._pg_events import CHANNEL, EventListener
 from offload.store._rules import check_change, check_record, dump_json
 from offload.store._sql import COLUMNS, DEAD_OWNERS_PER_CLAIM, INSERT_COLUMNS, LIVE_SQL
 from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, decode_event, encode_event, now_ms
@@ -53,7 +54,6 @@ from offload.store.urls import redact
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 4
-CHANNEL = "offload_events"
 #: pg_advisory_xact_lock key that serializes migrations (any instance, any offload version).
 MIGRATION_LOCK = 0x6F66_666C_6F61_6401  # "offload" + 1
 _LIVE = LIVE_SQL
@@ -256,16 +256,13 @@ class PostgresStore(TaskStore):
         self.listen_check_s = listen_check_s
         self.connect_retry_s = connect_retry_s
         self._pool: Pool | None = None
-        self._listener: Connection | None = None
-        self._listener_lost = asyncio.Event()
-        self._listen_task: asyncio.Task[None] | None = None
+        self._events = EventListener(url, self.url, self._on_payload, listen_check_s)
 
     # -- lifecycle --
 
     async def open(self) -> None:
         if self._pool is not None:
             return
-        self._listener_lost = asyncio.Event()  # of this event loop
         try:
             pool: Pool = await asyncpg.create_pool(
                 self._dsn, min_size=self.min_size, max_size=self.max_size, init=_init_connection
@@ -277,21 +274,15 @@ class PostgresStore(TaskStore):
                 await migrate(conn)
             self._pool = pool
             # Listening before open returns: an event published after it is not missed.
-            await self._listen()
+            await self._events.start()
         except BaseException:
             self._pool = None
-            await self._drop_listener()
+            await self._events.stop()
             pool.terminate()
             raise
-        self._listen_task = asyncio.create_task(self._keep_listening(), name="offload-postgres-listener")
 
     async def close(self) -> None:
-        task, self._listen_task = self._listen_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._drop_listener()
+        await self._events.stop()
         pool, self._pool = self._pool, None
         if pool is not None:
             try:
@@ -534,6 +525,11 @@ class PostgresStore(TaskStore):
 
     # -- events --
 
+    def _on_payload(self, payload: object) -> None:
+        event = decode_event(payload, CHANNEL)
+        if event is not None:
+            self._deliver(event)
+
     async def publish(self, event: TaskEvent) -> None:
         """NOTIFY every instance on this database (this one included, through its listener).
 
@@ -545,66 +541,6 @@ class PostgresStore(TaskStore):
             await self._execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
         except (StoreError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             logger.warning("could not publish task event %s for %s: %s", event.kind, event.task_id, exc)
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        event = decode_event(payload, CHANNEL)
-        if event is not None:
-            self._deliver(event)
-
-    def _on_listener_lost(self, conn: object) -> None:
-        if conn is self._listener:  # not one this store closed, or replaced, already
-            self._listener_lost.set()
-
-    async def _listen(self) -> Connection:
-        conn: Connection = await asyncpg.connect(self._dsn)
-        try:
-            self._listener_lost.clear()
-            conn.add_termination_listener(self._on_listener_lost)
-            await conn.add_listener(CHANNEL, self._on_notify)
-        except BaseException:
-            conn.terminate()
-            raise
-        self._listener = conn
-        return conn
-
-    async def _drop_listener(self) -> None:
-        conn, self._listener = self._listener, None
-        if conn is None or conn.is_closed():
-            return
-        try:
-            await asyncio.wait_for(conn.close(), 2)
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            conn.terminate()
-
-    async def _keep_listening(self) -> None:
-        """Watch the LISTEN connection (closed, or silent to a ping) and open a new one when lost."""
-        backoff = Backoff(initial=0.1, cap=5.0)
-        lost = False  # one log line when events stop, one when they resume
-        while True:
-            try:
-                conn = self._listener
-                if conn is None or conn.is_closed():
-                    await self._drop_listener()
-                    conn = await self._listen()
-                    if lost:
-                        lost = False
-                        logger.warning("task event listener reconnected to %s", self.url)
-                    backoff.reset()
-                try:
-                    await asyncio.wait_for(self._listener_lost.wait(), self.listen_check_s)
-                except TimeoutError:
-                    await conn.execute("SELECT 1", timeout=self.listen_check_s)
-                else:
-                    self._listener_lost.clear()  # the connection is closed now: the next turn replaces it
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                delay = backoff.next()
-                if not lost:
-                    lost = True
-                    logger.warning("task event listener on %s lost (%s); reconnecting", self.url, exc)
-                await self._drop_listener()
-                await asyncio.sleep(delay)
 
     # -- operations: the admin CLI and the console (offload.ops) --
 
