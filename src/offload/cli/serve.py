@@ -83,6 +83,16 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(workdir=args.dir, fast=args.fast)
 
 
+#: The HTTP limits of `offload.server.http_limits`, as flags: (flag, type, default, metavar, help).
+_LIMIT_FLAGS: tuple[tuple[str, type, float, str, str], ...] = (
+    ("--max-header-bytes", int, 65536, "N", "refuse (431) a request head larger than N bytes"),
+    ("--max-headers", int, 100, "N", "refuse (431) a request with more than N header fields"),
+    ("--head-timeout", float, 10.0, "S", "close a connection whose request head is incomplete after S seconds"),
+    ("--keep-alive", float, 5.0, "S", "close an idle keep-alive connection after S seconds"),
+    ("--max-connections", int, 4096, "N", "answer 503 and close connections beyond N open ones"),
+)
+
+
 def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     from offload.cli import helptext
     from offload.observe.prometheus import add_metrics_arguments
@@ -110,41 +120,8 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         help="accept this Host/Origin too (repeatable; only loopback names by default)",
     )
     serve.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE streams")
-    serve.add_argument(
-        "--max-header-bytes",
-        type=int,
-        default=65536,
-        metavar="N",
-        help="refuse (431) a request head larger than N bytes (default %(default)s)",
-    )
-    serve.add_argument(
-        "--max-headers",
-        type=int,
-        default=100,
-        metavar="N",
-        help="refuse (431) a request with more than N header fields (default %(default)s)",
-    )
-    serve.add_argument(
-        "--head-timeout",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="close a connection whose request head is incomplete after S seconds (default %(default)s)",
-    )
-    serve.add_argument(
-        "--keep-alive",
-        type=float,
-        default=5.0,
-        metavar="S",
-        help="close an idle keep-alive connection after S seconds (default %(default)s)",
-    )
-    serve.add_argument(
-        "--max-connections",
-        type=int,
-        default=4096,
-        metavar="N",
-        help="answer 503 and close connections beyond N open ones (default %(default)s)",
-    )
+    for flag, kind, default, metavar, what in _LIMIT_FLAGS:
+        serve.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{what} (default %(default)s)")
     serve.add_argument(
         "--strict-mcp-name",
         action="store_true",

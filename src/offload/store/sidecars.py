@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from offload.store.base import TaskStore
@@ -23,39 +25,31 @@ def _backend(store: TaskStore) -> TaskStore:
     return store
 
 
+#: Backend class name -> the sidecar module and its blob store and duration log classes.
+_SIDECARS = {
+    "SQLiteStore": ("offload.store.sqlite_sidecar", "SQLiteBlobStore", "SQLiteDurationLog"),
+    "RedisStore": ("offload.store.redis_sidecar", "RedisBlobStore", "RedisDurationLog"),
+    "PostgresStore": ("offload.store.postgres_sidecar", "PostgresBlobStore", "PostgresDurationLog"),
+}
+
+
+def _sidecar(store: TaskStore, which: int) -> Any:
+    """The backend's own sidecar (imported on first use: each needs its driver), or None."""
+    entry = _SIDECARS.get(type(store).__name__)
+    if entry is None:
+        return None
+    return getattr(importlib.import_module(entry[0]), entry[which])(store)
+
+
 def blob_store_for(store: TaskStore) -> BlobStore:
     """Blobs kept beside `store`'s tasks (the backend's own tables or keys; in memory otherwise)."""
     store = _backend(store)
-    kind = type(store).__name__
-    if kind == "SQLiteStore":
-        from offload.store.sqlite_sidecar import SQLiteBlobStore
-
-        return SQLiteBlobStore(store)  # type: ignore[arg-type]
-    if kind == "RedisStore":
-        from offload.store.redis_sidecar import RedisBlobStore
-
-        return RedisBlobStore(store)  # type: ignore[arg-type]
-    if kind == "PostgresStore":
-        from offload.store.postgres_sidecar import PostgresBlobStore
-
-        return PostgresBlobStore(store)  # type: ignore[arg-type]
-    return _memory_blobs.setdefault(store, MemoryBlobStore())
+    found: BlobStore | None = _sidecar(store, 1)
+    return found if found is not None else _memory_blobs.setdefault(store, MemoryBlobStore())
 
 
 def duration_log_for(store: TaskStore) -> DurationLog:
     """Recent tool durations kept beside `store`'s tasks, shared by the instances that share it."""
     store = _backend(store)
-    kind = type(store).__name__
-    if kind == "SQLiteStore":
-        from offload.store.sqlite_sidecar import SQLiteDurationLog
-
-        return SQLiteDurationLog(store)  # type: ignore[arg-type]
-    if kind == "RedisStore":
-        from offload.store.redis_sidecar import RedisDurationLog
-
-        return RedisDurationLog(store)  # type: ignore[arg-type]
-    if kind == "PostgresStore":
-        from offload.store.postgres_sidecar import PostgresDurationLog
-
-        return PostgresDurationLog(store)  # type: ignore[arg-type]
-    return _memory_durations.setdefault(store, MemoryDurationLog())
+    found: DurationLog | None = _sidecar(store, 2)
+    return found if found is not None else _memory_durations.setdefault(store, MemoryDurationLog())
