@@ -209,11 +209,17 @@ async def bench_parked(workdir: Path, sizes: list[int], budget: float, idle: flo
         await asyncio.sleep(2)
         rows.append(f"| 0 | - | {await idle_cpu(pid, idle):.2f} | {rss_mb(pid):.0f} | - |")
         have = 0
+        status = ""
         deadline = time.monotonic() + budget
         for size in sizes:
             t0 = time.monotonic()
             got = await create_parked(port, tokens, size - have, deadline, pid, max_rss)
             have += sum(len(v) for v in got.values())
+            if got[tokens[0]] and not status:
+                conn = await Connection.open(port)
+                sample = await conn.call(request(port, tokens[0], "tasks/get", {"taskId": got[tokens[0]][0]}))
+                conn.close()
+                status = str(sample.get("status"))
             took = time.monotonic() - t0
             await asyncio.sleep(3)  # let creation settle
             cpu = await idle_cpu(pid, idle)
@@ -225,10 +231,13 @@ async def bench_parked(workdir: Path, sizes: list[int], budget: float, idle: flo
                     f"| (stopped at {have:,}: creation budget {budget:.0f} s or RSS bound {max_rss:.0f} MB) | | | | |"
                 )
                 break
+        rows += ["", f"A sample parked task's status, by tasks/get: `{status}`."]
     return rows
 
 
-async def open_stream(port: int, token: str, ids: list[str], rid: int) -> tuple[Connection, asyncio.Task[int]]:
+async def open_stream(
+    port: int, token: str, ids: list[str], rid: int, seen: list[int]
+) -> tuple[Connection, asyncio.Task[None]]:
     """Open one listen stream, wait for its acknowledgement, then drain it in the background."""
     conn = await Connection.open(port)
     conn.writer.write(request(port, token, "subscriptions/listen", {"notifications": {"taskIds": ids}}, rid=rid))
@@ -242,11 +251,10 @@ async def open_stream(port: int, token: str, ids: list[str], rid: int) -> tuple[
         if b'"error"' in line:
             raise RuntimeError(f"listen error: {line[:300]!r}")
 
-    async def drain() -> int:
-        n = 0
-        while chunk := await conn.reader.read(1 << 16):
-            n += len(chunk)
-        return n
+    async def drain() -> None:
+        """Count (in seen[0]) the task notifications the stream carries: the initial states, then any change."""
+        while line := await conn.reader.readline():
+            seen[0] += b'"notifications/tasks"' in line
 
     return conn, asyncio.create_task(drain())
 
@@ -269,11 +277,12 @@ async def bench_listen(workdir: Path, streams: int, ids_per: int, gets: int, idl
         before = await timed(port, probes, gets)
         rows.append(f"| no streams | {cpu:.2f} | {rss_mb(pid):.0f} | {_row(before)} |")
         print(rows[-1], flush=True)
-        opened: list[tuple[Connection, asyncio.Task[int]]] = []
+        opened: list[tuple[Connection, asyncio.Task[None]]] = []
+        seen = [0]
         t0 = time.monotonic()
         for s in range(streams):
             token = tokens[s // 10]
-            opened.append(await open_stream(port, token, ids[token][:ids_per], rid=1000 + s))
+            opened.append(await open_stream(port, token, ids[token][:ids_per], rid=1000 + s, seen=seen))
         took = time.monotonic() - t0
         await asyncio.sleep(3)  # the initial states are sent and drained
         cpu = await idle_cpu(pid, idle)
@@ -281,7 +290,10 @@ async def bench_listen(workdir: Path, streams: int, ids_per: int, gets: int, idl
         live = sum(1 for _, d in opened if not d.done())
         rows.append(f"| {streams} streams x {ids_per} ids | {cpu:.2f} | {rss_mb(pid):.0f} | {_row(after)} |")
         rows.append("")
-        rows.append(f"Opening the {streams} streams took {took:.1f} s; {live} still open after the measurement.")
+        rows.append(
+            f"Opening the {streams} streams took {took:.1f} s; {live} still open after the measurement; "
+            f"they carried {seen[0]:,} `notifications/tasks` (each task's state once: {streams * ids_per:,} expected)."
+        )
         rows.append(f"p99 with streams / p99 without: {after.percentile(0.99) / before.percentile(0.99):.2f}")
         print("\n".join(rows[-3:]), flush=True)
         for conn, d in opened:
