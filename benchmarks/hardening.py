@@ -284,14 +284,21 @@ async def bench_listen(workdir: Path, streams: int, ids_per: int, gets: int, idl
             token = tokens[s // 10]
             opened.append(await open_stream(port, token, ids[token][:ids_per], rid=1000 + s, seen=seen))
         took = time.monotonic() - t0
-        await asyncio.sleep(3)  # the initial states are sent and drained
+        # Each stream first sends every task's current state: wait until that flow stops (bounded).
+        settle = time.monotonic() + 180
+        last = -1
+        while seen[0] != last and time.monotonic() < settle:
+            last = seen[0]
+            await asyncio.sleep(3)
+        flushed = time.monotonic() - t0 - took
         cpu = await idle_cpu(pid, idle)
         after = await timed(port, probes, gets)
         live = sum(1 for _, d in opened if not d.done())
         rows.append(f"| {streams} streams x {ids_per} ids | {cpu:.2f} | {rss_mb(pid):.0f} | {_row(after)} |")
         rows.append("")
         rows.append(
-            f"Opening the {streams} streams took {took:.1f} s; {live} still open after the measurement; "
+            f"Opening the {streams} streams took {took:.1f} s, their initial states flowed for {flushed:.0f} s more "
+            f"(until no notification arrived for 3 s); {live} still open after the measurement; "
             f"they carried {seen[0]:,} `notifications/tasks` (each task's state once: {streams * ids_per:,} expected)."
         )
         rows.append(f"p99 with streams / p99 without: {after.percentile(0.99) / before.percentile(0.99):.2f}")
