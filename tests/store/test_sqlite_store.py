@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from offload.store import DEFAULT_STORE_URL, MemoryStore, SQLiteStore, StoreFull, open_store
+from offload.store import DEFAULT_STORE_URL, MemoryStore, SQLiteStore, StoreFull, now_ms, open_store
 from offload.store.sqlite import SCHEMA_VERSION
 from store_contract import T0, sample_record
 
@@ -423,3 +423,38 @@ async def test_synchronous_full_is_chosen_by_url(
         open_store("sqlite:///a.db?sync=full")
     with pytest.raises(ValueError, match="expected one of NORMAL, FULL"):
         open_store("sqlite:///a.db?synchronous=off")
+
+
+@pytest.mark.anyio
+async def test_changed_since_sees_other_processes_writes_only_and_tells_every_caller(tmp_path: Path) -> None:
+    """Own writes (a heartbeat every sweep) do not make it scan; a write from another connection (another
+    process) is returned to every caller that looks back past it, not only to the first."""
+    path = tmp_path / "tasks.db"
+    mine, theirs = SQLiteStore(path), SQLiteStore(path)
+    await mine.open()
+    await theirs.open()
+    try:
+        await mine.create(sample_record("t1", created_ms=now_ms(), status="working", input_requests={}))
+        start = now_ms()
+        first = await mine.changed_since({"t1"}, start - 5000)  # the first look always scans
+        assert [r.task_id for r in first] == ["t1"]
+        await mine.heartbeat("me", now_ms() + 5000)  # this process's own write
+        scans: list[str] = []
+        original = mine._query
+
+        def counting(sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+            scans.append(sql)
+            return original(sql, args)
+
+        mine._query = counting  # type: ignore[method-assign]
+        assert await mine.changed_since({"t1"}, now_ms()) == []
+        assert not any("updated_ms" in q for q in scans)  # no scan for its own write
+        await theirs.update("t1", {"status_message": "changed elsewhere"})
+        since = now_ms() - 2000
+        seen_by_sweep = await mine.changed_since({"t1"}, since)
+        seen_by_push = await mine.changed_since({"t1"}, since)
+        assert [r.status_message for r in seen_by_sweep] == ["changed elsewhere"]
+        assert [r.status_message for r in seen_by_push] == ["changed elsewhere"]
+    finally:
+        await mine.close()
+        await theirs.close()

@@ -7,7 +7,7 @@ The runtime wraps its store once (`instrument_store`); the wrapper forwards ever
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 from offload.observe.metrics import task_metrics
@@ -105,7 +105,7 @@ class InstrumentedStore(TaskStore):
     async def count_live(self, principal: str | None) -> int:
         return await self._timed("count_live", lambda: self.inner.count_live(principal))
 
-    async def changed_since(self, task_ids: list[str], since_ms: int) -> list[TaskRecord]:
+    async def changed_since(self, task_ids: Collection[str], since_ms: int) -> list[TaskRecord]:
         return await self._timed("changed_since", lambda: self.inner.changed_since(task_ids, since_ms))
 
     async def publish(self, event: TaskEvent) -> None:

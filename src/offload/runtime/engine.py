@@ -17,6 +17,7 @@ tasks, for `worker` processes to claim and run.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -126,6 +127,7 @@ class TaskRuntime:
         self._running: set[asyncio.Task[None]] = set()
         self._wake = anyio.Event()
         self._stopping = False
+        self._expiries: list[tuple[int, str]] = []  # (TTL deadline, task id) of executions run here
         self._looked_at = now_ms()  # the last pass that looked for changes made by other processes
         # Adaptive pollIntervalMs (runtime/polling.py): learns from tasks completed here.
         self.polling = PollAdvisor(lambda: self.store, self._poll_bounds, self._spawn_if_running)
@@ -242,6 +244,9 @@ class TaskRuntime:
             capabilities = record.request.get("clientCapabilities")
         ex = Execution(self, record, policy, inline, transport, capabilities)
         self.executions[ex.task_id] = ex
+        expires = record.expires_ms
+        if expires is not None:
+            heapq.heappush(self._expiries, (expires, ex.task_id))
         task = asyncio.get_running_loop().create_task(ex.run(call))
         self._running.add(task)
         task.add_done_callback(self._reap)
@@ -422,11 +427,26 @@ class TaskRuntime:
             if room > 0:
                 for record in await self.store.claim_orphans(now, self.instance_id, room):
                     await self._take_over(record)
-        for ex in list(self.executions.values()):
-            if ex.promoted and not ex.settled and ex.template.expired(now):
-                ex.expire(ttl_expired(ex.template, now, self.expired_grace_ms))
+        self._expire_due(now)
         # Purged a grace period after expiry: a task the TTL stopped just now is still to be read.
         await self.store.purge_expired(now - self.expired_grace_ms)
+
+    def _expire_due(self, now: int) -> None:
+        """Stop the tasks run here whose TTL has run out: only those due, whatever the number running.
+
+        Deadlines wait in a heap, so an idle sweep with many tasks parked costs nothing here. Entries
+        of executions that ended are dropped when they come due, or all at once when they outnumber
+        the live ones (a long TTL would keep them a day).
+        """
+        due = self._expiries
+        while due and due[0][0] <= now:
+            _, task_id = heapq.heappop(due)
+            ex = self.executions.get(task_id)
+            if ex is not None and ex.promoted and not ex.settled and ex.template.expired(now):
+                ex.expire(ttl_expired(ex.template, now, self.expired_grace_ms))
+        if len(due) > 2 * len(self.executions) + 1024:
+            self._expiries = [(e, t) for e, t in due if t in self.executions]
+            heapq.heapify(self._expiries)
 
     async def _notice_changes_elsewhere(self, now: int) -> None:
         """Without store events (SQLite shared by file), find what other processes did to the tasks run here.
@@ -435,11 +455,11 @@ class TaskRuntime:
         here. `changed_since` looks only at what changed since the last pass, so the cost follows the
         changes, not the number of tasks running.
         """
-        running = [task_id for task_id, ex in self.executions.items() if ex.promoted and not ex.settled]
         since, self._looked_at = self._looked_at, now
-        if not running:
+        if not self.executions:
             return
-        for record in await self.store.changed_since(running, since - CLOCK_SLACK_MS):
+        # The executions table itself is the set to look in: nothing is built per sweep.
+        for record in await self.store.changed_since(self.executions, since - CLOCK_SLACK_MS):
             ex = self.executions.get(record.task_id)
             if ex is None or ex.settled:
                 continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from offload.store.errors import StoreEncodingError, StoreError, StoreFull, StoreUnavailable
@@ -94,14 +94,15 @@ class TaskStore(abc.ABC):
     async def answered_tasks(self, owner: str) -> list[str]:
         """Ids of this owner's live tasks that have answers waiting."""
 
-    async def changed_since(self, task_ids: list[str], since_ms: int) -> list[TaskRecord]:
+    async def changed_since(self, task_ids: Collection[str], since_ms: int) -> list[TaskRecord]:
         """Those of these tasks whose `updated_ms` is `since_ms` or later (push streams' safety net).
 
-        This default reads each task; a backend that can find recent changes directly overrides it
-        so the cost follows the number of changes, not of watched tasks.
+        `task_ids` may be any collection with fast membership (a set, a dict's keys). This default
+        reads each task; a backend that can find recent changes directly overrides it so the cost
+        follows the number of changes, not of watched tasks.
         """
         out: list[TaskRecord] = []
-        for task_id in task_ids:
+        for task_id in list(task_ids):
             record = await self.get(task_id)
             if record is not None and record.updated_ms >= since_ms:
                 out.append(record)

@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -239,7 +239,8 @@ class SQLiteStore(TaskStore):
         self.path = str(path)
         self.url = f"sqlite:///{self.path}" + ("" if self.synchronous == "NORMAL" else f"?synchronous={synchronous}")
         self._reader: sqlite3.Connection | None = None
-        self._data_version: Any = None
+        self._data_version: Any = None  # of the writer connection: moves when another process writes
+        self._foreign_at: int | None = None  # when a write by another process was last noticed
         self._writer: _Writer | None = None
         self._tmpdir: str | None = None
 
@@ -394,20 +395,23 @@ class SQLiteStore(TaskStore):
         )
         return [r[0] for r in rows]
 
-    async def changed_since(self, task_ids: list[str], since_ms: int) -> list[TaskRecord]:
-        # PRAGMA data_version moves when another connection (another process) commits: if it did not,
-        # nothing can have changed that this process did not already announce itself.
-        version = self._query("PRAGMA data_version", ())[0][0]
-        if version == self._data_version:
+    async def changed_since(self, task_ids: Collection[str], since_ms: int) -> list[TaskRecord]:
+        # PRAGMA data_version moves on a connection when another connection commits. Every write of
+        # this process goes through the writer connection, so on that one it moves only when another
+        # process wrote: if it did not, nothing changed that this process did not announce itself.
+        # Several callers ask (the runtime's sweep, the push watcher): each must see a foreign write
+        # once it looks back past the moment it was noticed, not only the first caller to look.
+        checked_at = now_ms()
+        version = await self._write(lambda conn: conn.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._data_version:
+            self._data_version = version
+            self._foreign_at = checked_at
+        if self._foreign_at is None or since_ms >= self._foreign_at:
             return []
-        self._data_version = version
-        wanted = set(task_ids)
         rows = self._query("SELECT task_id FROM tasks WHERE updated_ms >= ?", (since_ms,))
-        hits = [r[0] for r in rows if r[0] in wanted]
         out: list[TaskRecord] = []
-        for task_id in hits:
-            record = await self.get(task_id)
-            if record is not None:
+        for (task_id,) in rows:
+            if task_id in task_ids and (record := await self.get(task_id)) is not None:
                 out.append(record)
         return out
 
