@@ -14,7 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,38 +91,32 @@ def parse_body(response: httpx.Response) -> list[dict[str, Any]]:
     return body if isinstance(body, list) else [body]
 
 
-class ServerProcess:
-    """`offload serve <file> --port N --store sqlite:///<db>` as a real subprocess."""
+class LoggedProcess:
+    """A command that serves on `port`, its output in a log file; ready once the port accepts connections."""
 
     def __init__(
         self,
-        script: str,
-        db: Path,
+        cmd: Sequence[str],
         log: Path,
+        port: int,
         *,
+        what: str,
+        cwd: Path,
         env: Mapping[str, str] | None = None,
-        port: int | None = None,
-        store: str | None = None,
-        args: Sequence[str] = (),
+        path: str = "/mcp",
     ) -> None:
-        self.script = str(SERVERS / script)
-        self.db = db
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}{path}"
         self.log_path = log
         self._log = open(log, "ab")  # noqa: SIM115 - kept open for the process's lifetime
-        cmd = [OFFLOAD, "serve", self.script, "--port", str(self.port), "--store", store or f"sqlite:///{db}", *args]
         self.proc = subprocess.Popen(
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=db.parent
+            list(cmd), stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd
         )
         try:
-            self._wait_ready()
+            wait_listening(self.proc, port, self.log, what=what)
         except BaseException:
             self.stop()
             raise
-
-    def _wait_ready(self) -> None:
-        wait_listening(self.proc, self.port, self.log, what=self.script)
 
     def log(self) -> str:
         if not self._log.closed:
@@ -144,6 +139,46 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=DEADLINE_S)
         self._log.close()
+
+
+class ServerProcess(LoggedProcess):
+    """`offload serve <file> --port N --store sqlite:///<db>` as a real subprocess."""
+
+    def __init__(
+        self,
+        script: str,
+        db: Path,
+        log: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        store: str | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
+        self.script = str(SERVERS / script)
+        self.db = db
+        port = port or free_port()
+        cmd = [OFFLOAD, "serve", self.script, "--port", str(port), "--store", store or f"sqlite:///{db}", *args]
+        super().__init__(cmd, log, port, what=self.script, cwd=db.parent, env=env)
+
+
+@contextmanager
+def asgi_server(app: Any) -> Iterator[int]:
+    """Run an ASGI app under uvicorn in a thread on 127.0.0.1; yield its port."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, what="the ASGI app to start")
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 class RpcError(Exception):

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 
+from helpers import asgi_server
 from offload.client import TaskClient
 
 TASK = {
@@ -59,19 +57,8 @@ class Reluctant:
 @pytest.fixture
 def reluctant() -> Iterator[tuple[str, Reluctant]]:
     app = Reluctant()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/mcp", app
-    server.should_exit = True
-    thread.join(10)
+    with asgi_server(app) as port:
+        yield f"http://127.0.0.1:{port}/mcp", app
 
 
 def test_429_and_503_are_waited_out(reluctant: tuple[str, Reluctant]) -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 
-from helpers import free_port
+from helpers import asgi_server, free_port
 from offload.client import (
     BadResponse,
     OffloadClientError,
@@ -64,19 +61,8 @@ class Endpoint:
 @pytest.fixture
 def endpoint() -> Iterator[tuple[str, Endpoint]]:
     app = Endpoint()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", app
-    server.should_exit = True
-    thread.join(10)
+    with asgi_server(app) as port:
+        yield f"http://127.0.0.1:{port}", app
 
 
 def test_a_307_is_followed_with_the_same_method_and_body(endpoint: tuple[str, Endpoint]) -> None:

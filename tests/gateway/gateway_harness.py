@@ -6,7 +6,6 @@ test_gateway_everything).
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import sys
@@ -19,8 +18,8 @@ from helpers import (
     OFFLOAD,
     SERVERS,
     Client,
+    LoggedProcess,
     free_port,
-    wait_listening,
     wait_until,
 )
 
@@ -43,49 +42,19 @@ mode = "required"
 """
 
 
-class Gateway:
+class Gateway(LoggedProcess):
     """`offload gateway ... --port N --store sqlite:///<db>` as a subprocess."""
 
     def __init__(self, workdir: Path, args: Sequence[str], *, config: str = BASE_CONFIG) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
-        self.log_path = workdir / "gateway.log"
+        port = free_port()
         (workdir / "gateway.toml").write_text(config)
         cmd = [OFFLOAD, "gateway", "--config", str(workdir / "gateway.toml"), *args]
-        cmd += ["--port", str(self.port), "--store", f"sqlite:///{workdir / 'tasks.db'}"]
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
-        try:
-            wait_listening(self.proc, self.port, self.log, what="the gateway")
-        except BaseException:
-            self.stop()
-            raise
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
+        cmd += ["--port", str(port), "--store", f"sqlite:///{workdir / 'tasks.db'}"]
+        super().__init__(cmd, workdir / "gateway.log", port, what="the gateway", cwd=workdir)
 
     def client(self, **kw: Any) -> Client:
         return Client(self.url, **kw)
-
-    def kill(self) -> None:
-        """SIGKILL, as in a crash: no shutdown hook runs, leases are not released."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=DEADLINE_S)
-        self._log.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=DEADLINE_S)
-        self._log.close()
 
 
 def touch(path: str) -> None:

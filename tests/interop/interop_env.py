@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers import DEADLINE_S, OFFLOAD, free_port, wait_listening
+from helpers import OFFLOAD, LoggedProcess, free_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -84,40 +83,17 @@ def node() -> str:
     return found
 
 
-class Gateway:
+class Gateway(LoggedProcess):
     """`offload gateway` in front of tests/interop/server.py --plain (an ordinary MCP server over stdio)."""
 
     def __init__(self, workdir: Path) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
-        self.log_path = workdir / "gateway.log"
+        port = free_port()
         (workdir / "gateway.toml").write_text(GATEWAY_CONFIG)
         upstream = f"{sys.executable} {SERVER} --plain"
         cmd = [OFFLOAD, "gateway", "--config", str(workdir / "gateway.toml"), "--upstream", upstream]
-        cmd += ["--port", str(self.port), "--store", f"sqlite:///{workdir / 'tasks.db'}"]
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
-        try:
-            wait_listening(self.proc, self.port, self.log, what="the gateway")
-        except BaseException:
-            self.stop()
-            raise
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=DEADLINE_S)
-        self._log.close()
+        cmd += ["--port", str(port), "--store", f"sqlite:///{workdir / 'tasks.db'}"]
+        super().__init__(cmd, workdir / "gateway.log", port, what="the gateway", cwd=workdir)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import DEADLINE_S, OFFLOAD, free_port, wait_listening
+from helpers import OFFLOAD, LoggedProcess, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -23,36 +23,13 @@ CHROMIUM_FLAGS = [
 ]
 
 
-class ConsoleProcess:
+class ConsoleProcess(LoggedProcess):
     def __init__(self, store: str, log: Path, *, token: str | None = None, args: Sequence[str] = ()) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = log
-        self._log = open(log, "ab")  # noqa: SIM115 - kept open for the process's lifetime
-        cmd = [OFFLOAD, "console", "--store", store, "--port", str(self.port), "--poll", "0.3", *args]
+        port = free_port()
+        cmd = [OFFLOAD, "console", "--store", store, "--port", str(port), "--poll", "0.3", *args]
         if token:
             cmd += ["--token", token]
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=log.parent)
-        try:
-            wait_listening(self.proc, self.port, self.log, what="offload console")
-        except BaseException:
-            self.stop()
-            raise
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=DEADLINE_S)
-        self._log.close()
+        super().__init__(cmd, log, port, what="offload console", cwd=log.parent, path="/")
 
 
 def chromium_path() -> str:

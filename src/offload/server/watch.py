@@ -16,6 +16,7 @@ from collections.abc import Callable
 import anyio
 
 from offload.runtime import TaskRuntime
+from offload.runtime.engine import CLOCK_SLACK_MS
 from offload.store import StoreError, TaskRecord, now_ms
 
 __all__ = ["TaskWatcher"]
@@ -28,8 +29,6 @@ Callback = Callable[[TaskRecord], None]
 WATCH_INTERVAL_S = 0.25
 #: How often to look as a safety net when they can (an event sent while reconnecting is lost).
 RESYNC_INTERVAL_S = 5.0
-#: Changes are looked for from this long before the last look: clocks of instances differ a little.
-CLOCK_SLACK_MS = 2_000
 
 
 class TaskWatcher:
