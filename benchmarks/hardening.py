@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,12 +106,16 @@ def serve(workdir: Path, name: str, *extra: str) -> Iterator[tuple[int, int]]:
                 time.sleep(0.1)
         yield port, proc.pid
     finally:
+        stopping = time.monotonic()
         proc.terminate()
+        how = "on SIGTERM"
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+            how = "killed after 15 s of SIGTERM"
+        print(f"({name}: the server stopped {how}, in {time.monotonic() - stopping:.1f} s)", flush=True)
         log.close()
 
 
@@ -232,17 +238,21 @@ def _row(stats: Stats) -> str:
 # -- the three benchmarks ----------------------------------------------------------------------
 
 
-async def idle_window(pid: int, metrics_port: int, seconds: float) -> dict[str, Any]:
+async def idle_window(pid: int, metrics_port: int, seconds: float, parts: int) -> dict[str, Any]:
     """What the server did over `seconds` with no request in flight: CPU, store calls per sweep, writes.
 
     The metrics are scraped just outside the window, so the scrape's own work is not counted;
-    the number of sweeps is the number of heartbeats (one per sweep).
+    the number of sweeps is the number of heartbeats (one per sweep). CPU and writes are also
+    taken over `parts` equal slices of the window: their median is the steady cost, apart from a
+    one-off such as the WAL checkpoint that copies the pages creation left in the WAL (SQLite runs
+    it at the first commit past 1,000 WAL frames, so it can land in any window after creation).
     """
     m0 = store_calls(metrics_port)
     load0 = os.getloadavg()[0]
-    c0, io0, t0 = cpu_seconds(pid), io_counters(pid), time.monotonic()
-    await asyncio.sleep(seconds)
-    c1, io1, t1 = cpu_seconds(pid), io_counters(pid), time.monotonic()
+    marks = [(cpu_seconds(pid), io_counters(pid), time.monotonic())]
+    for _ in range(parts):
+        await asyncio.sleep(seconds / parts)
+        marks.append((cpu_seconds(pid), io_counters(pid), time.monotonic()))
     load1 = os.getloadavg()[0]
     m1 = store_calls(metrics_port)
     sweeps = m1.get("heartbeat", (0.0, 0.0))[0] - m0.get("heartbeat", (0.0, 0.0))[0]
@@ -251,13 +261,21 @@ async def idle_window(pid: int, metrics_port: int, seconds: float) -> dict[str, 
         op: (calls - m0.get(op, (0.0, 0.0))[0], secs - m0.get(op, (0.0, 0.0))[1]) for op, (calls, secs) in m1.items()
     }
     ops = {op: v for op, v in ops.items() if v[0] > 0}
+    (c0, io0, t0), (c1, io1, t1) = marks[0], marks[-1]
+    rate = per / (t1 - t0)  # sweeps per second, to turn a slice's writes into writes per sweep
+    slices = [
+        (100 * (cb - ca) / (tb - ta), (iob["wchar"] - ioa["wchar"]) / ((tb - ta) * rate))
+        for (ca, ioa, ta), (cb, iob, tb) in itertools.pairwise(marks)
+    ]
     return {
         "cpu": 100 * (c1 - c0) / (t1 - t0),
+        "cpu_median": statistics.median(c for c, _ in slices),
         "sweeps": sweeps,
         "calls": sum(c for c, _ in ops.values()) / per,
         "store_ms": 1000 * sum(t for _, t in ops.values()) / per,
         "ops": ", ".join(f"{op} {c / per:g}" for op, (c, _) in sorted(ops.items())),
         "wchar": (io1["wchar"] - io0["wchar"]) / per,
+        "wchar_median": statistics.median(w for _, w in slices),
         "syscw": (io1["syscw"] - io0["syscw"]) / per,
         "load": f"{load0:.2f}-{load1:.2f}",
     }
@@ -265,17 +283,27 @@ async def idle_window(pid: int, metrics_port: int, seconds: float) -> dict[str, 
 
 def _sweep_cells(w: dict[str, Any]) -> str:
     return (
-        f"{w['cpu']:.2f} | {w['sweeps']:.0f} | {w['calls']:.1f} | {w['store_ms']:.2f} | {w['wchar']:,.0f} "
-        f"| {w['syscw']:.1f}"
+        f"{w['cpu']:.2f} / {w['cpu_median']:.2f} | {w['sweeps']:.0f} | {w['calls']:.1f} | {w['store_ms']:.2f} "
+        f"| {w['wchar_median']:,.0f} / {w['wchar']:,.0f} | {w['syscw']:.1f}"
     )
 
 
 async def bench_parked(
-    workdir: Path, sizes: list[int], budget: float, idle: float, max_rss: float, conns: int, gets: int, settle: float
+    workdir: Path,
+    sizes: list[int],
+    budget: float,
+    idle: float,
+    max_rss: float,
+    conns: int,
+    gets: int,
+    settle: float,
+    parts: int = 6,
+    hold: float = 0.0,
 ) -> list[str]:
     rows = [
-        "| parked tasks | create (s) | created/s | idle CPU (% of a core) | sweeps | store calls / sweep "
-        "| store time / sweep (ms) | bytes written / sweep | write calls / sweep | RSS (MB) | RSS / parked task (KB) "
+        "| parked tasks | create (s) | created/s | idle CPU, % of a core (mean / median) | sweeps "
+        "| store calls / sweep | store time / sweep (ms) | bytes written / sweep (median / mean) "
+        "| write calls / sweep | RSS (MB) | RSS / parked task (KB) "
         "| tasks/get p50 (ms) | tasks/get p99 (ms) | store files (MB) | load avg (1 min) |",
         "|" + "---|" * 15,
     ]
@@ -285,7 +313,7 @@ async def bench_parked(
     with serve(workdir, "parked", "--metrics-port", str(metrics_port)) as (port, pid):
         await asyncio.sleep(2)
         store_calls(metrics_port)  # the first scrape builds the exporter's state: not in a window
-        quiet = await idle_window(pid, metrics_port, idle)
+        quiet = await idle_window(pid, metrics_port, idle, parts)
         rss0 = rss_mb(pid)
         rows.append(f"| 0 | - | - | {_sweep_cells(quiet)} | {rss0:.0f} | - | - | - | - | {quiet['load']} |")
         print(rows[-1], flush=True)
@@ -305,7 +333,7 @@ async def bench_parked(
                 conn.close()
                 status = str(sample.get("status"))
             await asyncio.sleep(settle)  # let creation's after-effects (WAL checkpoint, closing sockets) pass
-            w = await idle_window(pid, metrics_port, idle)
+            w = await idle_window(pid, metrics_port, idle, parts)
             rss = rss_mb(pid)
             # tasks/get while parked: 200 tasks spread over all those parked, each read with its owner's token.
             step = max(1, len(ids) // 200)
@@ -327,9 +355,13 @@ async def bench_parked(
                     + " |" * 14
                 )
                 break
+        if hold > 0:  # time to point a profiler (py-spy) at the idle server with every task still parked
+            print(f"server pid {pid} holds {len(ids):,} parked tasks for {hold:.0f} s", flush=True)
+            await asyncio.sleep(hold)
         rows += [
             "",
-            f"A sample parked task's status, by tasks/get: `{status}`. Idle windows of {idle:.0f} s, "
+            f"A sample parked task's status, by tasks/get: `{status}`. Idle windows of {idle:.0f} s "
+            f"(medians over {parts} slices), "
             f"{settle:.0f} s after creation; tasks/get: {gets:,} requests on 8 keep-alive connections over 200 "
             "parked tasks. Store calls per sweep, by operation:",
             "",
@@ -466,7 +498,9 @@ async def main() -> None:
     parser.add_argument("--max-rss", type=float, default=8000.0, help="stop creating past this server RSS (MB)")
     parser.add_argument("--create-conns", type=int, default=32, help="connections creating parked tasks")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of each idle CPU measurement")
+    parser.add_argument("--idle-parts", type=int, default=6, help="slices of each idle window (medians)")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds between creating and measuring")
+    parser.add_argument("--hold", type=float, default=0.0, help="keep the parked server up this long at the end")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--ids", type=int, default=1000)
     parser.add_argument("--gets", type=int, default=2000)
@@ -491,6 +525,8 @@ async def main() -> None:
                     args.create_conns,
                     args.gets,
                     args.settle,
+                    args.idle_parts,
+                    args.hold,
                 ),
             ]
         if "listen" in only:
