@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -81,10 +82,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(workdir: Path, name: str, *extra: str) -> Iterator[tuple[int, int]]:
-    """Run `offload serve` on a fresh SQLite file; yield (port, pid); stop it (bounded) at the end.
+def serve(
+    workdir: Path, name: str, *extra: str, stop: dict[str, Any] | None = None, stop_wait: float = 15.0
+) -> Iterator[tuple[int, int]]:
+    """Run `offload serve` on a fresh SQLite file; yield (port, pid); stop it at the end: SIGTERM,
+    then SIGKILL after `stop_wait` seconds.
 
-    `extra` goes to `offload serve` as it is (limits, `--metrics-port`).
+    `extra` goes to `offload serve` as it is (limits, `--metrics-port`); `stop`, if given, is told
+    how the server stopped (`how`, `seconds`).
     """
     port = _free_port()
     log = (workdir / f"{name}.log").open("w")
@@ -110,12 +115,15 @@ def serve(workdir: Path, name: str, *extra: str) -> Iterator[tuple[int, int]]:
         proc.terminate()
         how = "on SIGTERM"
         try:
-            proc.wait(15)
+            proc.wait(stop_wait)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-            how = "killed after 15 s of SIGTERM"
-        print(f"({name}: the server stopped {how}, in {time.monotonic() - stopping:.1f} s)", flush=True)
+            how = f"killed after {stop_wait:.0f} s of SIGTERM"
+        took = time.monotonic() - stopping
+        print(f"({name}: the server stopped {how}, in {took:.1f} s)", flush=True)
+        if stop is not None:
+            stop.update(how=how, seconds=took)
         log.close()
 
 
@@ -299,6 +307,7 @@ async def bench_parked(
     settle: float,
     parts: int = 6,
     hold: float = 0.0,
+    stop_wait: float = 15.0,
 ) -> list[str]:
     rows = [
         "| parked tasks | create (s) | created/s | idle CPU, % of a core (mean / median) | sweeps "
@@ -310,7 +319,9 @@ async def bench_parked(
     notes: list[str] = []
     tokens = [f"tok-{k}" for k in range(10)]
     metrics_port = _free_port()
-    with serve(workdir, "parked", "--metrics-port", str(metrics_port)) as (port, pid):
+    stop: dict[str, Any] = {}
+    server = serve(workdir, "parked", "--metrics-port", str(metrics_port), stop=stop, stop_wait=stop_wait)
+    with server as (port, pid):
         await asyncio.sleep(2)
         store_calls(metrics_port)  # the first scrape builds the exporter's state: not in a window
         quiet = await idle_window(pid, metrics_port, idle, parts)
@@ -367,7 +378,21 @@ async def bench_parked(
             "",
             *(f"- {note}" for note in notes),
         ]
+    rows += ["", f"Stopping the server (SIGTERM) with {len(ids):,} parked: {stopped(workdir / 'parked.db', stop)}"]
     return rows
+
+
+def stopped(db: Path, stop: dict[str, Any]) -> str:
+    """How the stop went, from the store the server left: were its leases released (a clean handover)?"""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        alive = conn.execute("SELECT alive_until_ms FROM instances").fetchall()
+        statuses = dict(conn.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
+    released = bool(alive) and all(until == 0 for (until,) in alive)
+    return (
+        f"it stopped {stop.get('how', '?')} in {stop.get('seconds', float('nan')):.1f} s; leases "
+        f"{'released (alive_until_ms = 0)' if released else 'NOT released: taken over only when the lease runs out'}; "
+        f"tasks by status: {statuses}."
+    )
 
 
 async def open_stream(
@@ -500,6 +525,9 @@ async def main() -> None:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of each idle CPU measurement")
     parser.add_argument("--idle-parts", type=int, default=6, help="slices of each idle window (medians)")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds between creating and measuring")
+    parser.add_argument(
+        "--stop-wait", type=float, default=15.0, help="SIGKILL the parked server this long after SIGTERM"
+    )
     parser.add_argument("--hold", type=float, default=0.0, help="keep the parked server up this long at the end")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--ids", type=int, default=1000)
@@ -527,6 +555,7 @@ async def main() -> None:
                     args.settle,
                     args.idle_parts,
                     args.hold,
+                    args.stop_wait,
                 ),
             ]
         if "listen" in only:
