@@ -123,7 +123,7 @@ def serve(
         took = time.monotonic() - stopping
         print(f"({name}: the server stopped {how}, in {took:.1f} s)", flush=True)
         if stop is not None:
-            stop.update(how=how, seconds=took)
+            stop.update(how=how, seconds=took, exit_ms=int(time.time() * 1000))
         log.close()
 
 
@@ -385,12 +385,16 @@ async def bench_parked(
 def stopped(db: Path, stop: dict[str, Any]) -> str:
     """How the stop went, from the store the server left: were its leases released (a clean handover)?"""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        alive = conn.execute("SELECT alive_until_ms FROM instances").fetchall()
+        alive = [until for (until,) in conn.execute("SELECT alive_until_ms FROM instances")]
         statuses = dict(conn.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
-    released = bool(alive) and all(until == 0 for (until,) in alive)
+    if alive and all(until == 0 for until in alive):
+        leases = "released (alive_until_ms = 0)"
+    else:
+        # Not 0: renewed after the release (or never released); a peer waits until it runs out.
+        left = (max(alive) - stop.get("exit_ms", 0)) / 1000 if alive else float("nan")
+        leases = f"NOT released: the lease left in the store runs out {left:+.1f} s after the exit"
     return (
-        f"it stopped {stop.get('how', '?')} in {stop.get('seconds', float('nan')):.1f} s; leases "
-        f"{'released (alive_until_ms = 0)' if released else 'NOT released: taken over only when the lease runs out'}; "
+        f"it stopped {stop.get('how', '?')} in {stop.get('seconds', float('nan')):.1f} s; leases {leases}; "
         f"tasks by status: {statuses}."
     )
 
