@@ -1,11 +1,13 @@
 """Production-hardening figures (issue 10), on 127.0.0.1 against `offload serve benchmarks/hardening_server.py`:
 
     .venv/bin/python benchmarks/hardening.py [--parked 1000 10000 100000] [--create-budget 180]
+    .venv/bin/python benchmarks/hardening.py --only parked --idle 60 --settle 10 --create-budget 1500 --stop-wait 300
 
 1. parked: N tasks parked on `ctx.elicit` on one instance (SQLite store); for each N the server
    process's CPU while idle (utime+stime from /proc/<pid>/stat over `--idle` seconds), what each
    sweep asked of the store meanwhile (calls and their time, from the server's Prometheus
-   endpoint; bytes and write calls from /proc/<pid>/io), its RSS, and tasks/get latency.
+   endpoint; bytes and write calls from /proc/<pid>/io), its RSS, and tasks/get latency; at the
+   end, how long SIGTERM takes and whether the store was left with the instance's leases released.
 2. listen: 100 `subscriptions/listen` streams x 1,000 task ids (10 principals x 10 streams, each
    principal owning 1,000 parked tasks); idle CPU and tasks/get p50/p99 without and with the streams.
 3. limits: tasks/get and task creation (`zero`) with `offload serve`'s default HTTP limits and with
@@ -113,15 +115,15 @@ def serve(
     finally:
         stopping = time.monotonic()
         proc.terminate()
-        how = "on SIGTERM"
+        how = "exited"
         try:
             proc.wait(stop_wait)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-            how = f"killed after {stop_wait:.0f} s of SIGTERM"
+            how = f"was killed after {stop_wait:.0f} s of SIGTERM"
         took = time.monotonic() - stopping
-        print(f"({name}: the server stopped {how}, in {took:.1f} s)", flush=True)
+        print(f"({name}: the server {how}, {took:.1f} s after SIGTERM)", flush=True)
         if stop is not None:
             stop.update(how=how, seconds=took, exit_ms=int(time.time() * 1000))
         log.close()
@@ -394,7 +396,7 @@ def stopped(db: Path, stop: dict[str, Any]) -> str:
         left = (max(alive) - stop.get("exit_ms", 0)) / 1000 if alive else float("nan")
         leases = f"NOT released: the lease left in the store runs out {left:+.1f} s after the exit"
     return (
-        f"it stopped {stop.get('how', '?')} in {stop.get('seconds', float('nan')):.1f} s; leases {leases}; "
+        f"it {stop.get('how', '?')}, {stop.get('seconds', float('nan')):.1f} s after SIGTERM; leases {leases}; "
         f"tasks by status: {statuses}."
     )
 
