@@ -78,13 +78,29 @@ class TaskStore(abc.ABC):
         """Apply `change` to a non-terminal task (held by `owner`, if given); None if nothing changed."""
 
     @abc.abstractmethod
-    async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+    async def answer(self, task_id: str, responses: dict[str, Any], *, hold: bool = True) -> dict[str, Any]:
         """Take the responses whose keys are outstanding; return those taken.
 
-        Taken keys leave `input_requests` and wait in the store until the owner `take_answers`;
-        when no request remains open the task goes back to `working`. Keys that are unknown or
-        already answered are ignored (tasks.md "Task Update Requests").
+        Taken keys leave `input_requests`; when no request remains open the task goes back to
+        `working`. Keys that are unknown or already answered are ignored (tasks.md "Task Update
+        Requests"). Each taken key is recorded in the task's journal, in the same atomic step, as
+        `{"method", "params", "answer"}` (the request as it was outstanding, and its answer), so a
+        replay finds it. With `hold` (the default) the answers also wait until the owner
+        `take_answers`; without, the caller hands them to the tool itself.
         """
+
+    # -- the journal: what a tool asked and did, for replay (runtime/replay.py) --
+
+    @abc.abstractmethod
+    async def journal(self, task_id: str) -> dict[str, Any]:
+        """The task's recorded interaction, `{key: entry}`: answered input requests (written by
+        `answer`) and durable steps (written by `record`). Empty for an unknown task."""
+
+    @abc.abstractmethod
+    async def record(self, task_id: str, key: str, entry: dict[str, Any], *, owner: str) -> bool:
+        """Put `entry` under `key` in the journal of a live task held by `owner`; False (nothing
+        written) otherwise. The entry is checked before anything is written (StoreEncodingError).
+        A journal entry is not a visible change: `updated_ms` stays as it is."""
 
     @abc.abstractmethod
     async def take_answers(self, task_id: str) -> dict[str, Any]:
