@@ -3,6 +3,7 @@
 from offload.runtime.engine import Role, TaskRuntime, new_task_id
 from offload.runtime.execution import Execution, TaskDispatch
 from offload.runtime.policy import MODES, TaskMode, TaskPolicy
+from offload.runtime.replay import step
 
 __all__ = [
     "MODES",
@@ -13,4 +14,5 @@ __all__ = [
     "TaskPolicy",
     "TaskRuntime",
     "new_task_id",
+    "step",
 ]

@@ -38,6 +38,7 @@ from offload.runtime.offload_result import (
 )
 from offload.runtime.policy import TaskPolicy
 from offload.runtime.polling import PollAdvisor, PollBounds
+from offload.runtime.replay import FOREVER_MS, PARKED_OWNER, Replay
 from offload.store import Change, StoreError, TaskEvent, TaskRecord, TaskStore, now_ms
 
 logger = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ class TaskRuntime:
         # Alive before anything else: a task stored from now on belongs to a live owner. Whatever
         # an earlier process with this id left behind is handed back (nothing runs it here).
         await self.store.heartbeat(self.instance_id, now_ms() + self.lease_ms)
+        await self.store.heartbeat(PARKED_OWNER, FOREVER_MS)  # parked tasks are never orphans
         await self._reconcile()
         unsubscribe = self.store.subscribe(self._on_event)
         try:
@@ -193,6 +195,7 @@ class TaskRuntime:
                 finally:
                     self._stopping = True
                     with anyio.CancelScope(shield=True):
+                        await self._park_waiting()
                         await self._release_leases()
                         await self._stop_executions()
                     tg.cancel_scope.cancel()
@@ -233,8 +236,12 @@ class TaskRuntime:
         request: dict[str, Any] | None = None,
         record: TaskRecord | None = None,
         capabilities: dict[str, Any] | None = None,
+        replay: Replay | None = None,
     ) -> Execution:
-        """Begin running `call` in the runtime's task group; it stays inline until promoted."""
+        """Begin running `call` in the runtime's task group; it stays inline until promoted.
+
+        `replay` is what earlier runs of the task recorded (a retry-safe task run again).
+        """
         if self._tg is None:
             raise RuntimeError("the task runtime is not running (enter TaskRuntime.running())")
         if record is None:
@@ -242,12 +249,12 @@ class TaskRuntime:
         record.owner = self.instance_id
         if capabilities is None and record.request is not None:
             capabilities = record.request.get("clientCapabilities")
-        ex = Execution(self, record, policy, inline, transport, capabilities)
+        ex = Execution(self, record, policy, inline, transport, capabilities, replay)
         self.executions[ex.task_id] = ex
         expires = record.expires_ms
         if expires is not None:
             heapq.heappush(self._expiries, (expires, ex.task_id))
-        task = asyncio.get_running_loop().create_task(ex.run(call))
+        task = ex.task = asyncio.get_running_loop().create_task(ex.run(call))
         self._running.add(task)
         task.add_done_callback(self._reap)
         return ex
@@ -299,6 +306,9 @@ class TaskRuntime:
         if self.executions.get(ex.task_id) is ex:
             del self.executions[ex.task_id]
 
+    async def record(self, task_id: str, key: str, entry: dict[str, Any]) -> bool:
+        return await self.store.record(task_id, key, entry, owner=self.instance_id)
+
     async def write(self, task_id: str, change: Change) -> TaskRecord | None:
         """Update a task this instance runs; announce the new state."""
         if "result" in change:
@@ -330,16 +340,29 @@ class TaskRuntime:
     # -- answers and cancellation (the caller checked the task is the caller's and live) --
 
     async def answer(self, record: TaskRecord, responses: dict[str, Any]) -> None:
-        """Hand answers to the tool, here or, through the store, on the instance running it."""
+        """Record answers in the store, then hand them to the tool: here, on the instance running
+        it, or (the task parked) by resuming it here.
+
+        The store takes each answer first, so an answer the client was told was taken survives
+        whatever happens next to the instance running the tool (runtime/replay.py).
+        """
         if record.terminal or not responses:
             return
-        ex = self.executions.get(record.task_id)
-        if ex is not None:
-            await ex.receive(responses)
+        task_id = record.task_id
+        ex = self.executions.get(task_id)
+        local = ex is not None and not ex.parking
+        taken = await self.store.answer(task_id, responses, hold=not local)
+        if not taken:
+            return
+        if ex is not None and not ex.parking:
+            await ex.receive(taken)
+            return
+        if ex is not None or record.owner == PARKED_OWNER:
+            # Parked (or being parked while the answer landed): whoever wins the claim resumes it.
+            await self.resume(task_id)
             return
         # Running elsewhere: the answers wait in the store; the owner is told to collect them.
-        if await self.store.answer(record.task_id, responses):
-            await self.store.publish(TaskEvent("answer", record.task_id, self.instance_id))
+        await self.store.publish(TaskEvent("answer", task_id, self.instance_id))
 
     async def cancel(self, record: TaskRecord) -> None:
         """Stop the task's tool and settle it `cancelled`; a finished task keeps its status (idempotent)."""
@@ -373,6 +396,8 @@ class TaskRuntime:
             return
         ex = self.executions.get(event.task_id)
         if ex is None:
+            if event.kind == "answer" and self.executes:  # perhaps parked: answered by a front instance
+                self.spawn(self._resume_if_parked, event.task_id)
             return
         if event.kind == "cancel":
             ex.cancel(CANCELLED_BY_CLIENT)
@@ -420,6 +445,9 @@ class TaskRuntime:
             ex = self.executions.get(task_id)
             if ex is not None:
                 await self._collect_answers(ex)
+        if self.executes:  # parked tasks answered while no instance heard of it (the safety net)
+            for task_id in await self.store.answered_tasks(PARKED_OWNER):
+                await self.resume(task_id)
         if not self.store.shared_events:
             await self._notice_changes_elsewhere(now)
         if self.executes:
@@ -475,6 +503,7 @@ class TaskRuntime:
         it. A task owned but not running here (left by an earlier process with this id) goes back
         to the queue, so another instance (or this one) claims it.
         """
+        await self.store.heartbeat(PARKED_OWNER, FOREVER_MS)
         owned = set(await self.store.owned(self.instance_id))
         for task_id, ex in list(self.executions.items()):
             if ex.promoted and not ex.settled and task_id not in owned:
@@ -528,11 +557,17 @@ class TaskRuntime:
         if updated is not None:
             logger.warning("task %s failed over: %s", record.task_id[:8], reason)
 
-    async def _run_claimed(self, record: TaskRecord, policy: TaskPolicy, message: str | None) -> None:
-        change: Change = {"status": TaskStatus.WORKING, "input_requests": {}}
+    async def _run_claimed(
+        self, record: TaskRecord, policy: TaskPolicy, message: str | None, *, resumed: bool = False
+    ) -> None:
+        """Run a claimed task. A retry-safe one runs by replay: its open requests keep their keys."""
+        replay: Replay | None = None
+        if policy.retry:
+            replay = Replay(await self.store.journal(record.task_id), record.input_requests)
+        change: Change = {} if replay is not None else {"status": TaskStatus.WORKING, "input_requests": {}}
         if message is not None:
             change["status_message"] = message
-        updated = await self.write(record.task_id, change)
+        updated = await self.write(record.task_id, change) if change or not resumed else record
         if updated is None:
             return
         rerun = self.rerun
@@ -541,8 +576,56 @@ class TaskRuntime:
         async def call(dispatch: TaskDispatch) -> Any:
             return await rerun(updated, dispatch)
 
-        ex = self.start(call, tool=record.tool, policy=policy, record=updated)
+        ex = self.start(call, tool=record.tool, policy=policy, record=updated, replay=replay)
         ex.dispatch.detach()
         ex.mark_promoted()
         if message is not None:
             logger.warning("task %s: %s", record.task_id[:8], message)
+
+    # -- parking (runtime/replay.py) --
+
+    async def park(self, ex: Execution) -> bool:
+        """Hand a task waiting for input to no instance; True if this instance still held it."""
+        record = await self.store.update(ex.task_id, {"owner": PARKED_OWNER}, owner=self.instance_id)
+        if record is None:
+            return False
+        if ex.open_keys - record.input_requests.keys():  # answered while it was being parked
+            self.spawn(self.resume, ex.task_id)
+        return True
+
+    async def resume(self, task_id: str) -> None:
+        """A parked task has answers: claim it from no one and run it again here, by replay.
+
+        Every instance an answer reaches may try; the owner-bound update lets exactly one win. A
+        `front` instance runs nothing: it tells the workers instead.
+        """
+        if not self.executes or self.stopping:
+            await self.store.publish(TaskEvent("answer", task_id, self.instance_id))
+            return
+        record = await self.store.update(task_id, {"owner": self.instance_id}, owner=PARKED_OWNER)
+        if record is None:
+            return  # resumed elsewhere, or it ended
+        await self.store.take_answers(task_id)  # they are in the journal: the replay returns them
+        now = now_ms()
+        if record.expired(now):
+            await self.write(task_id, ttl_expired(record, now, self.expired_grace_ms))
+            return
+        await self._run_claimed(record, self.policy_for(record.tool), None, resumed=True)
+
+    async def _resume_if_parked(self, task_id: str) -> None:
+        record = await self.store.get(task_id)
+        if record is not None and record.owner == PARKED_OWNER:
+            await self.resume(task_id)
+
+    async def _park_waiting(self) -> None:
+        """Clean shutdown: park the retry-safe tasks that wait for input, so no attempt is spent on
+        them and any instance resumes them when their answer comes (the others are released)."""
+        if self.rerun is None:
+            return
+        for ex in list(self.executions.values()):
+            if ex.resumable and ex.promoted and not ex.settled and ex.open_keys:
+                try:
+                    await ex.park()
+                except StoreError as exc:
+                    logger.warning("could not park waiting tasks on shutdown (%s): they are taken over later", exc)
+                    return
