@@ -516,11 +516,12 @@ class Execution:
         backoff = Backoff(initial=0.1, cap=5.0)
         while True:
             try:
-                held = await self.host.record(self.task_id, key, entry)
+                with anyio.CancelScope(shield=True):  # the side effect happened: its record must land
+                    held = await self.host.record(self.task_id, key, entry)
                 break
             except StoreEncodingError as exc:  # no store can keep it: the tool hears why
                 raise TypeError(f"step {name!r} returned a value that cannot be stored: {exc}") from exc
-            except StoreError as exc:  # an outage is waited out: the side effect happened, its record must land
+            except StoreError as exc:  # an outage is waited out
                 logger.warning("task %s: recording step %r failed (%s); retrying", self.task_id[:8], name, exc)
                 await anyio.sleep(backoff.next())
         if not held:

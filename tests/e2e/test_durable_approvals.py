@@ -1,0 +1,225 @@
+"""Approvals survive crashes and deploys, on every store (runtime/replay.py, README "Durable approvals").
+
+Real `offload serve` processes on one store. The tool (tests/servers/approval_server.py) builds,
+asks for approval, then deploys; each step logs "<pid> <step> <tag>", so the tests count how many
+times each side effect ran, and in which process.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from helpers import DEADLINE_S, Client, ServerProcess, elicit_accept, text_of, wait_until
+from rrproxy import RoundRobinProxy
+
+YES = elicit_accept(approve=True)
+
+
+class Fleet:
+    """Approval servers on one store, started and stopped by the test."""
+
+    def __init__(self, tmp_path: Path, store_url: str, park_after_s: str = "inf") -> None:
+        self.tmp = tmp_path
+        self.store_url = store_url
+        self.log = tmp_path / "effects.log"
+        self.log.touch()
+        self.env = {"APPROVAL_LOG": str(self.log), "APPROVAL_PARK_AFTER_S": park_after_s}
+        self.servers: dict[str, ServerProcess] = {}
+        self._starts = Counter[str]()
+
+    def start(self, name: str, port: int | None = None) -> ServerProcess:
+        self._starts[name] += 1
+        log = self.tmp / f"{name}-{self._starts[name]}.log"
+        server = ServerProcess(
+            "approval_server.py", self.tmp / "x.db", log, env=self.env, port=port, store=self.store_url
+        )
+        self.servers[name] = server
+        return server
+
+    def restart(self, name: str) -> ServerProcess:
+        """A deploy: SIGTERM (a clean shutdown), then a new process on the same port."""
+        old = self.servers[name]
+        old.stop()
+        return self.start(name, port=old.port)
+
+    def effects(self) -> list[tuple[int, str, str]]:
+        rows = (line.split() for line in self.log.read_text().splitlines())
+        return [(int(pid), step, tag) for pid, step, tag in rows]
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        return Counter((step, tag) for _pid, step, tag in self.effects())
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, store_url: str) -> Iterator[Fleet]:
+    f = Fleet(tmp_path, store_url)
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def parking_fleet(tmp_path: Path, store_url: str) -> Iterator[Fleet]:
+    f = Fleet(tmp_path, store_url, park_after_s="0")
+    yield f
+    f.stop()
+
+
+def _asked(client: Client, task_id: str) -> dict[str, Any]:
+    return client.wait_until_task(task_id, lambda t: t["status"] == "input_required", "the approval to be asked")
+
+
+def test_kill_9_while_waiting_then_the_original_key_is_answered(fleet: Fleet) -> None:
+    a, b = fleet.start("a"), fleet.start("b")
+    ca, cb = Client(a.url), Client(b.url)
+    try:
+        during = ca.start_task("release", {"tag": "during"})
+        after = ca.start_task("release", {"tag": "after"})
+        keys = {tid: list(_asked(ca, tid)["inputRequests"]) for tid in (during, after)}
+        assert keys[during] == keys[after] == ["elicitation-2"]  # build was call 1
+        a.kill()  # kill -9: A never hands anything over
+
+        # Answered on B while no instance runs the task (B takes it over only when A's 1 s heartbeat ends).
+        assert cb.update(during, {"elicitation-2": YES}) == {}
+        done = cb.wait_for(during)
+        assert done["status"] == "completed", done
+        assert text_of(done["result"]) == "build during; deploy during"
+
+        # After B took it over: the replay still waits under the key the client saw first.
+        taken = cb.wait_until_task(after, lambda t: "Restarted" in (t.get("statusMessage") or ""), "B to take over")
+        assert taken["status"] == "input_required" and list(taken["inputRequests"]) == keys[after]
+        cb.update(after, {"elicitation-2": YES})
+        assert cb.wait_for(after)["status"] == "completed"
+    finally:
+        ca.close()
+        cb.close()
+    # Each side effect ran once: the build was not redone by the replay on B.
+    assert fleet.counts() == {
+        ("build", "during"): 1,
+        ("build", "after"): 1,
+        ("deploy", "during"): 1,
+        ("deploy", "after"): 1,
+    }
+    deployers = {pid for pid, step, _ in fleet.effects() if step == "deploy"}
+    assert deployers == {b.proc.pid}
+
+
+def test_an_answer_sent_to_b_resumes_a_task_parked_on_a(parking_fleet: Fleet) -> None:
+    a, b = parking_fleet.start("a"), parking_fleet.start("b")
+    ca, cb = Client(a.url), Client(b.url)
+    try:
+        task_id = ca.start_task("release", {"tag": "x"})
+        key = list(_asked(ca, task_id)["inputRequests"])
+        cb.update(task_id, dict.fromkeys(key, YES))
+        done = cb.wait_for(task_id)
+    finally:
+        ca.close()
+        cb.close()
+    assert done["status"] == "completed" and text_of(done["result"]) == "build x; deploy x"
+    assert parking_fleet.counts() == {("build", "x"): 1, ("deploy", "x"): 1}
+    (build_pid,) = {pid for pid, step, _ in parking_fleet.effects() if step == "build"}
+    (deploy_pid,) = {pid for pid, step, _ in parking_fleet.effects() if step == "deploy"}
+    assert build_pid == a.proc.pid and deploy_pid == b.proc.pid  # parked on A, resumed where answered
+
+
+def test_a_replay_that_asks_something_else_fails_the_task(fleet: Fleet) -> None:
+    """The record says call 2 was the approval; a run that asks at another position is stopped."""
+    a = fleet.start("a")
+    client = Client(a.url)
+    try:
+        task_id = client.start_task("release", {"tag": "x"})
+        _asked(client, task_id)
+        a.kill()
+        # Tamper with what the replay will see: the recorded build step now has another name.
+        _rename_recorded_step(fleet.store_url, task_id)
+        b = fleet.start("b")
+        client.close()
+        client = Client(b.url)
+        failed = client.wait_for(task_id)
+    finally:
+        client.close()
+    assert failed["status"] == "failed"
+    assert "not deterministic" in failed["error"]["message"] and "'build'" in failed["error"]["message"]
+    assert fleet.counts() == {("build", "x"): 1}
+
+
+def _rename_recorded_step(url: str, task_id: str) -> None:
+    """Change the journal as a different version of the tool would have written it."""
+    import anyio
+
+    from offload.store import open_store
+
+    async def go() -> None:
+        store = open_store(url)
+        await store.open()
+        try:
+            record = await store.get(task_id)
+            assert record is not None and record.owner is not None  # still the killed instance's
+            await store.record(task_id, "step-1", {"step": "compile", "result": "x"}, owner=record.owner)
+            assert (await store.journal(task_id))["step-1"]["step"] == "compile"
+        finally:
+            await store.close()
+
+    anyio.run(go)
+
+
+def test_a_rolling_restart_of_three_instances_loses_no_approval(tmp_path: Path, store_url: str) -> None:
+    count = 1000
+    fleet = Fleet(tmp_path, store_url)
+    for name in ("a", "b", "c"):
+        fleet.start(name)
+    try:
+        with RoundRobinProxy([s.port for s in fleet.servers.values()]) as lb:
+            url = f"http://127.0.0.1:{lb.port}/mcp"
+            tags = [f"r{n}" for n in range(count)]
+            with ThreadPoolExecutor(8) as pool:
+
+                def create(tag: str) -> str:
+                    return str(_each(url, lambda c: c.start_task("release", {"tag": tag})))
+
+                ids = dict(zip(tags, pool.map(create, tags), strict=True))
+
+            def all_asked(c: Client) -> bool:
+                return all(c.get(task_id)["status"] == "input_required" for task_id in ids.values())
+
+            _each(url, lambda c: wait_until(lambda: all_asked(c), timeout=120, what="every approval to be asked"))
+            for name in ("a", "b", "c"):  # a deploy: one instance at a time, each back before the next goes
+                fleet.restart(name)
+
+            def answer(task_id: str) -> dict[str, Any]:
+                def go(c: Client) -> dict[str, Any]:
+                    task = c.wait_until_task(task_id, lambda t: t["status"] == "input_required", "the approval")
+                    assert list(task["inputRequests"]) == ["elicitation-2"], task
+                    c.update(task_id, {"elicitation-2": YES})
+                    return c.wait_for(task_id, timeout=120)
+
+                return _each(url, go)
+
+            with ThreadPoolExecutor(8) as pool:
+                final = list(pool.map(answer, ids.values()))
+    finally:
+        fleet.stop()
+    assert Counter(t["status"] for t in final) == {"completed": count}
+    counts = fleet.counts()
+    assert all(counts[("build", tag)] == 1 and counts[("deploy", tag)] == 1 for tag in tags), counts.most_common(3)
+
+
+def _each(url: str, fn: Any) -> Any:
+    """A client with a new connection per request, so the balancer spreads the requests."""
+    client = Client(url)
+    client.http.close()
+    client.http = httpx.Client(timeout=DEADLINE_S, limits=httpx.Limits(max_keepalive_connections=0))
+    try:
+        return fn(client)
+    finally:
+        client.close()
