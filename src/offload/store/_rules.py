@@ -82,6 +82,12 @@ def dump_json(name: str, value: Any) -> str | None:
     return text
 
 
+def journal_entry(asked: Any, answer: Any) -> dict[str, Any]:
+    """What `answer` records for a taken key: the outstanding request (`{"method", "params"}`) and
+    its answer, so a replay finds both where the tool asked."""
+    return {**(asked if isinstance(asked, dict) else {}), "answer": answer}
+
+
 def load_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 
-from offload.store._rules import check_change, check_record, dump_json, load_json
+from offload.store._rules import check_change, check_record, check_value, dump_json, journal_entry, load_json
 from offload.store.base import Change, TaskRecord, TaskStore, now_ms
 from offload.store.query import TaskQuery, count_stats
 
@@ -78,9 +78,8 @@ class MemoryStore(TaskStore):
         taken = {k: _copy_json("answer", v) for k, v in responses.items() if k in rec.input_requests}
         if taken:
             journal = self._journals.setdefault(task_id, {})
-            for key, value in taken.items():
-                asked = rec.input_requests.pop(key)
-                journal[key] = {**(asked if isinstance(asked, dict) else {}), "answer": value}
+            for key, value in taken.items():  # a copy: take_answers hands `value` itself out
+                journal[key] = journal_entry(rec.input_requests.pop(key), deepcopy(value))
             if hold:
                 self._answers.setdefault(task_id, {}).update(taken)
             if not rec.input_requests and rec.status == "input_required":
@@ -92,6 +91,7 @@ class MemoryStore(TaskStore):
         return deepcopy(self._journals.get(task_id, {}))
 
     async def record(self, task_id: str, key: str, entry: dict[str, Any], *, owner: str) -> bool:
+        check_value("journal key", key)
         copied = _copy_json("journal entry", entry)
         rec = self._tasks.get(task_id)
         if rec is None or rec.terminal or rec.owner != owner:
