@@ -8,15 +8,18 @@ times each side effect ran, and in which process.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from helpers import DEADLINE_S, Client, ServerProcess, elicit_accept, text_of, wait_until
+from offload.runtime.replay import PARKED_OWNER
+from offload.store import open_store
 from rrproxy import RoundRobinProxy
 
 YES = elicit_accept(approve=True)
@@ -90,13 +93,14 @@ def test_kill_9_while_waiting_then_the_original_key_is_answered(fleet: Fleet) ->
         a.kill()  # kill -9: A never hands anything over
 
         # Answered on B while no instance runs the task (B takes it over only when A's 1 s heartbeat ends).
-        assert cb.update(during, {"elicitation-2": YES}) == {}
+        assert cb.update(during, {"elicitation-2": YES})["resultType"] == "complete"
         done = cb.wait_for(during)
         assert done["status"] == "completed", done
         assert text_of(done["result"]) == "build during; deploy during"
 
         # After B took it over: the replay still waits under the key the client saw first.
-        taken = cb.wait_until_task(after, lambda t: "Restarted" in (t.get("statusMessage") or ""), "B to take over")
+        wait_until(lambda: after[:8] in b.log() and "Restarted" in b.log(), what="B to take the task over")
+        taken = cb.get(after)
         assert taken["status"] == "input_required" and list(taken["inputRequests"]) == keys[after]
         cb.update(after, {"elicitation-2": YES})
         assert cb.wait_for(after)["status"] == "completed"
@@ -120,6 +124,7 @@ def test_an_answer_sent_to_b_resumes_a_task_parked_on_a(parking_fleet: Fleet) ->
     try:
         task_id = ca.start_task("release", {"tag": "x"})
         key = list(_asked(ca, task_id)["inputRequests"])
+        wait_until(lambda: _owner(parking_fleet.store_url, task_id) == PARKED_OWNER, what="the task to be parked")
         cb.update(task_id, dict.fromkeys(key, YES))
         done = cb.wait_for(task_id)
     finally:
@@ -153,11 +158,21 @@ def test_a_replay_that_asks_something_else_fails_the_task(fleet: Fleet) -> None:
     assert fleet.counts() == {("build", "x"): 1}
 
 
+def _owner(url: str, task_id: str) -> str | None:
+    async def go() -> str | None:
+        store = open_store(url)
+        await store.open()
+        try:
+            record = await store.get(task_id)
+            return None if record is None else record.owner
+        finally:
+            await store.close()
+
+    return anyio.run(go)
+
+
 def _rename_recorded_step(url: str, task_id: str) -> None:
     """Change the journal as a different version of the tool would have written it."""
-    import anyio
-
-    from offload.store import open_store
 
     async def go() -> None:
         store = open_store(url)
@@ -179,39 +194,49 @@ def test_a_rolling_restart_of_three_instances_loses_no_approval(tmp_path: Path, 
     for name in ("a", "b", "c"):
         fleet.start(name)
     try:
-        with RoundRobinProxy([s.port for s in fleet.servers.values()]) as lb:
+        with RoundRobinProxy([s.port for s in fleet.servers.values()]) as lb, ThreadPoolExecutor(8) as pool:
             url = f"http://127.0.0.1:{lb.port}/mcp"
             tags = [f"r{n}" for n in range(count)]
-            with ThreadPoolExecutor(8) as pool:
 
-                def create(tag: str) -> str:
-                    return str(_each(url, lambda c: c.start_task("release", {"tag": tag})))
+            def create(tag: str) -> str:
+                return str(_each(url, lambda c: c.start_task("release", {"tag": tag})))
 
-                ids = dict(zip(tags, pool.map(create, tags), strict=True))
+            ids = list(pool.map(create, tags))
+            asked = _settle(pool, url, ids, lambda t: t["status"] == "input_required")
+            assert {tuple(t["inputRequests"]) for t in asked.values()} == {("elicitation-2",)}
 
-            def all_asked(c: Client) -> bool:
-                return all(c.get(task_id)["status"] == "input_required" for task_id in ids.values())
-
-            _each(url, lambda c: wait_until(lambda: all_asked(c), timeout=120, what="every approval to be asked"))
             for name in ("a", "b", "c"):  # a deploy: one instance at a time, each back before the next goes
                 fleet.restart(name)
 
-            def answer(task_id: str) -> dict[str, Any]:
-                def go(c: Client) -> dict[str, Any]:
-                    task = c.wait_until_task(task_id, lambda t: t["status"] == "input_required", "the approval")
-                    assert list(task["inputRequests"]) == ["elicitation-2"], task
-                    c.update(task_id, {"elicitation-2": YES})
-                    return c.wait_for(task_id, timeout=120)
+            def answer(task_id: str) -> None:
+                _each(url, lambda c: c.update(task_id, {"elicitation-2": YES}))  # the key seen before the deploy
 
-                return _each(url, go)
-
-            with ThreadPoolExecutor(8) as pool:
-                final = list(pool.map(answer, ids.values()))
+            list(pool.map(answer, ids))
+            final = _settle(pool, url, ids, lambda t: t["status"] in ("completed", "failed", "cancelled"))
     finally:
         fleet.stop()
-    assert Counter(t["status"] for t in final) == {"completed": count}
+    assert Counter(t["status"] for t in final.values()) == {"completed": count}
     counts = fleet.counts()
     assert all(counts[("build", tag)] == 1 and counts[("deploy", tag)] == 1 for tag in tags), counts.most_common(3)
+
+
+def _settle(
+    pool: ThreadPoolExecutor, url: str, ids: list[str], done: Callable[[dict[str, Any]], bool]
+) -> dict[str, dict[str, Any]]:
+    """Poll every task (8 at a time) until each satisfies `done`; the tasks as last read."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def look(task_id: str) -> None:
+        task = _each(url, lambda c: c.get(task_id))
+        if done(task):
+            found[task_id] = task
+
+    def settled() -> bool:
+        list(pool.map(look, [t for t in ids if t not in found]))
+        return len(found) == len(ids)
+
+    wait_until(settled, timeout=180, what=f"{len(ids)} tasks to settle")
+    return found
 
 
 def _each(url: str, fn: Any) -> Any:
