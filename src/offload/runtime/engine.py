@@ -49,6 +49,7 @@ Listener = Callable[[TaskRecord], None]
 Role = Literal["all", "front", "worker"]
 
 CANCELLED_BY_CLIENT = "Cancelled at the client's request"
+RESUMED = "Answered; resuming"
 #: Changes made by other processes are looked for from this long before the last look (clocks differ a little).
 CLOCK_SLACK_MS = 2_000
 #: How long a task stopped by its TTL stays readable, with its final status, before it is purged.
@@ -567,7 +568,7 @@ class TaskRuntime:
         change: Change = {} if replay is not None else {"status": TaskStatus.WORKING, "input_requests": {}}
         if message is not None:
             change["status_message"] = message
-        updated = await self.write(record.task_id, change) if change or not resumed else record
+        updated = await self.write(record.task_id, change)
         if updated is None:
             return
         rerun = self.rerun
@@ -579,7 +580,7 @@ class TaskRuntime:
         ex = self.start(call, tool=record.tool, policy=policy, record=updated, replay=replay)
         ex.dispatch.detach()
         ex.mark_promoted()
-        if message is not None:
+        if message is not None and not resumed:
             logger.warning("task %s: %s", record.task_id[:8], message)
 
     # -- parking (runtime/replay.py) --
@@ -610,7 +611,7 @@ class TaskRuntime:
         if record.expired(now):
             await self.write(task_id, ttl_expired(record, now, self.expired_grace_ms))
             return
-        await self._run_claimed(record, self.policy_for(record.tool), None, resumed=True)
+        await self._run_claimed(record, self.policy_for(record.tool), RESUMED, resumed=True)
 
     async def _resume_if_parked(self, task_id: str) -> None:
         record = await self.store.get(task_id)

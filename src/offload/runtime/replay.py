@@ -21,7 +21,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -136,7 +136,15 @@ class StepRunner(Protocol):
 current_runner: ContextVar[StepRunner | None] = ContextVar("offload_step_runner", default=None)
 
 
-async def step(name: str, fn: Callable[..., T | Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+@overload
+async def step(name: str, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T: ...
+
+
+@overload
+async def step(name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T: ...
+
+
+async def step(name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Run `fn(*args, **kwargs)` once for this task: its result is stored, and a replay returns it.
 
     Use it for every side effect a retry-safe tool makes (a deployment, a charge, a message sent):
@@ -153,8 +161,8 @@ async def step(name: str, fn: Callable[..., T | Awaitable[T]], /, *args: Any, **
 
     runner = current_runner.get()
     if runner is None:
-        return cast(T, await call())
-    return cast(T, await runner.run_step(name, call))
+        return await call()
+    return await runner.run_step(name, call)
 
 
 __all__ = [
