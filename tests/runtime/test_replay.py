@@ -327,3 +327,30 @@ async def test_tools_that_are_not_retry_safe_never_park() -> None:
         await anyio.sleep(0.05)
         assert (await fleet.store.get(ex.task_id)).owner == a.instance_id  # type: ignore[union-attr]
         assert ex.task_id in a.executions
+
+
+async def test_a_front_instance_hands_a_parked_tasks_answer_to_a_worker() -> None:
+    counter = Counter()
+    fleet = Fleet({"deploy": approval_tool(counter)}, PARK_AT_ONCE)
+    async with fleet.instance(role="worker") as worker, fleet.instance(role="front") as front:
+        ex = await fleet.start(worker, "deploy")
+        parked = await until(fleet.store, ex.task_id, lambda r: r.owner == PARKED_OWNER)
+        await front.answer(parked, {"elicitation-2": YES})  # the front runs nothing: a worker resumes it
+        done = await until(fleet.store, ex.task_id, finished)
+    assert done.status == "completed" and counter.runs == {"build": 1, "deploy": 1}
+    journal = await fleet.store.journal(ex.task_id)
+    assert journal["step-3"]["step"] == "deploy"
+
+
+async def test_a_parked_task_can_be_cancelled_and_stays_cancelled() -> None:
+    counter = Counter()
+    fleet = Fleet({"deploy": approval_tool(counter)}, PARK_AT_ONCE)
+    async with fleet.instance() as a:
+        ex = await fleet.start(a, "deploy")
+        parked = await until(fleet.store, ex.task_id, lambda r: r.owner == PARKED_OWNER)
+        await a.cancel(parked)
+        await a.answer(parked, {"elicitation-2": YES})  # too late: nothing resumes a cancelled task
+        await a.sweep()
+        record = await fleet.store.get(ex.task_id)
+    assert record is not None and record.status == "cancelled" and not record.input_requests
+    assert counter.runs == {"build": 1}

@@ -411,6 +411,9 @@ class TaskRuntime:
             self._notify_listeners(record)
 
     async def _collect_answers(self, ex: Execution) -> None:
+        if ex.parking:  # the run is going away: whoever resumes the task takes the answers
+            await self.resume(ex.task_id)
+            return
         answers = await self.store.take_answers(ex.task_id)
         if answers:
             await ex.receive(answers)
