@@ -354,3 +354,20 @@ async def test_a_parked_task_can_be_cancelled_and_stays_cancelled() -> None:
         record = await fleet.store.get(ex.task_id)
     assert record is not None and record.status == "cancelled" and not record.input_requests
     assert counter.runs == {"build": 1}
+
+
+async def test_answers_announced_while_a_run_is_being_parked_resume_the_task() -> None:
+    """The race: another instance answers after the park was stored but announces it to the old owner."""
+    from offload.store import TaskEvent
+
+    counter = Counter()
+    fleet = Fleet({"deploy": approval_tool(counter)}, RESUMABLE)
+    async with fleet.instance() as a:
+        ex = await fleet.start(a, "deploy")
+        await until(fleet.store, ex.task_id, waiting)
+        ex.parking = True  # frozen mid-park: the owner is already "(parked)", the run not yet gone
+        assert await fleet.store.update(ex.task_id, {"owner": PARKED_OWNER}, owner=a.instance_id) is not None
+        await fleet.store.answer(ex.task_id, {"elicitation-2": YES})  # held for "the owner"
+        fleet.store._deliver(TaskEvent("answer", ex.task_id, "another-instance"))
+        done = await until(fleet.store, ex.task_id, finished)
+    assert done.status == "completed" and counter.runs == {"build": 1, "deploy": 1}
