@@ -52,6 +52,8 @@ CANCELLED_BY_CLIENT = "Cancelled at the client's request"
 RESUMED = "Answered; resuming"
 #: Changes made by other processes are looked for from this long before the last look (clocks differ a little).
 CLOCK_SLACK_MS = 2_000
+#: Orphans one sweep takes over at most: a pass stays short, and the work spreads over the instances.
+CLAIMS_PER_SWEEP = 100
 #: How long a task stopped by its TTL stays readable, with its final status, before it is purged.
 EXPIRED_GRACE_MS = 60_000
 
@@ -191,6 +193,7 @@ class TaskRuntime:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 tg.start_soon(self._sweeper)
+                tg.start_soon(self._heart)
                 try:
                     yield self
                 finally:
@@ -427,7 +430,7 @@ class TaskRuntime:
                 await self._wake.wait()
             self._wake = anyio.Event()
             try:
-                await self.sweep()
+                await self._housekeep(now_ms())  # the heartbeat has its own loop (`_heart`)
             except StoreError as exc:
                 # The store is down or full: one line when it starts, one when a pass works again.
                 if not failing:
@@ -440,11 +443,28 @@ class TaskRuntime:
                 failing = False
                 logger.warning("task sweeper running again")
 
-    async def sweep(self) -> None:
-        """One housekeeping pass: heartbeat, hand over answers, recover orphans or claim work, expire."""
+    async def _heart(self) -> None:
+        """Heartbeats on a loop of their own: however long a housekeeping pass takes (a takeover of
+        many tasks, resumptions, a slow store), it never makes this live instance look dead."""
+        while True:
+            await anyio.sleep(self.sweep_interval_s)
+            try:
+                await self.beat()
+            except Exception:  # the sweeper reports store trouble; the next beat tries again
+                logger.debug("heartbeat failed", exc_info=True)
+
+    async def beat(self) -> None:
+        """Declare this instance alive for `lease_s`; if it had been taken for dead, reconcile."""
         now = now_ms()
         if not await self.store.heartbeat(self.instance_id, now + self.lease_ms, at_ms=now):
             await self._reconcile()  # thought dead for a while: some tasks may have been taken over
+
+    async def sweep(self) -> None:
+        """One housekeeping pass: heartbeat, hand over answers, recover orphans or claim work, expire."""
+        await self.beat()
+        await self._housekeep(now_ms())
+
+    async def _housekeep(self, now: int) -> None:
         for task_id in await self.store.answered_tasks(self.instance_id):
             ex = self.executions.get(task_id)
             if ex is not None:
@@ -455,7 +475,7 @@ class TaskRuntime:
         if not self.store.shared_events:
             await self._notice_changes_elsewhere(now)
         if self.executes:
-            room = self.max_running - len(self.executions)
+            room = min(self.max_running - len(self.executions), CLAIMS_PER_SWEEP)
             if room > 0:
                 for record in await self.store.claim_orphans(now, self.instance_id, room):
                     await self._take_over(record)
