@@ -7,6 +7,7 @@ times each side effect ran, and in which process.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
-from helpers import DEADLINE_S, Client, ServerProcess, elicit_accept, text_of, wait_until
+from helpers import Client, ServerProcess, elicit_accept, text_of, wait_until
 from offload.runtime.replay import PARKED_OWNER
 from offload.store import open_store
-from rrproxy import RoundRobinProxy
 
 YES = elicit_accept(approve=True)
 
@@ -193,58 +192,74 @@ def test_a_rolling_restart_of_three_instances_loses_no_approval(tmp_path: Path, 
     fleet = Fleet(tmp_path, store_url)
     for name in ("a", "b", "c"):
         fleet.start(name)
+    tags = [f"r{n}" for n in range(count)]
     try:
-        with RoundRobinProxy([s.port for s in fleet.servers.values()]) as lb, ThreadPoolExecutor(8) as pool:
-            url = f"http://127.0.0.1:{lb.port}/mcp"
-            tags = [f"r{n}" for n in range(count)]
+        # Each phase sends task n's requests to another instance than the last one did.
+        with Spread(fleet, shift=0) as spread:
+            ids = spread.map(lambda c, tag: c.start_task("release", {"tag": tag}), tags)
+        with Spread(fleet, shift=1) as spread:
+            asked = spread.settle(ids, lambda t: t["status"] == "input_required")
+        assert {tuple(t["inputRequests"]) for t in asked} == {("elicitation-2",)}
 
-            def create(tag: str) -> str:
-                return str(_each(url, lambda c: c.start_task("release", {"tag": tag})))
+        for name in ("a", "b", "c"):  # a deploy: one instance at a time, each back before the next goes
+            fleet.restart(name)
 
-            ids = list(pool.map(create, tags))
-            asked = _settle(pool, url, ids, lambda t: t["status"] == "input_required")
-            assert {tuple(t["inputRequests"]) for t in asked.values()} == {("elicitation-2",)}
-
-            for name in ("a", "b", "c"):  # a deploy: one instance at a time, each back before the next goes
-                fleet.restart(name)
-
-            def answer(task_id: str) -> None:
-                _each(url, lambda c: c.update(task_id, {"elicitation-2": YES}))  # the key seen before the deploy
-
-            list(pool.map(answer, ids))
-            final = _settle(pool, url, ids, lambda t: t["status"] in ("completed", "failed", "cancelled"))
+        with Spread(fleet, shift=2) as spread:  # the key seen before the deploy
+            spread.map(lambda c, task_id: c.update(task_id, {"elicitation-2": YES}), ids)
+        with Spread(fleet, shift=0) as spread:
+            final = spread.settle(ids, lambda t: t["status"] in ("completed", "failed", "cancelled"))
     finally:
         fleet.stop()
-    assert Counter(t["status"] for t in final.values()) == {"completed": count}
+    assert Counter(t["status"] for t in final) == {"completed": count}
     counts = fleet.counts()
     assert all(counts[("build", tag)] == 1 and counts[("deploy", tag)] == 1 for tag in tags), counts.most_common(3)
 
 
-def _settle(
-    pool: ThreadPoolExecutor, url: str, ids: list[str], done: Callable[[dict[str, Any]], bool]
-) -> dict[str, dict[str, Any]]:
-    """Poll every task (8 at a time) until each satisfies `done`; the tasks as last read."""
-    found: dict[str, dict[str, Any]] = {}
+class Spread:
+    """Requests about item n go to instance (n + shift) mod 3, from 8 threads with keep-alive clients."""
 
-    def look(task_id: str) -> None:
-        task = _each(url, lambda c: c.get(task_id))
-        if done(task):
-            found[task_id] = task
+    def __init__(self, fleet: Fleet, shift: int) -> None:
+        self.urls = [server.url for server in fleet.servers.values()]
+        self.shift = shift
+        self.pool = ThreadPoolExecutor(8)
+        self.local = threading.local()
+        self.clients: list[Client] = []
+        self.lock = threading.Lock()
 
-    def settled() -> bool:
-        list(pool.map(look, [t for t in ids if t not in found]))
-        return len(found) == len(ids)
+    def __enter__(self) -> Spread:
+        return self
 
-    wait_until(settled, timeout=180, what=f"{len(ids)} tasks to settle")
-    return found
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown()
+        for client in self.clients:
+            client.close()
 
+    def _client(self, n: int) -> Client:
+        mine: dict[int, Client] | None = getattr(self.local, "clients", None)
+        if mine is None:
+            mine = self.local.clients = {}
+        url = (n + self.shift) % len(self.urls)
+        if url not in mine:
+            mine[url] = Client(self.urls[url])
+            with self.lock:
+                self.clients.append(mine[url])
+        return mine[url]
 
-def _each(url: str, fn: Any) -> Any:
-    """A client with a new connection per request, so the balancer spreads the requests."""
-    client = Client(url)
-    client.http.close()
-    client.http = httpx.Client(timeout=DEADLINE_S, limits=httpx.Limits(max_keepalive_connections=0))
-    try:
-        return fn(client)
-    finally:
-        client.close()
+    def map(self, fn: Callable[[Client, Any], Any], items: list[Any]) -> list[Any]:
+        return list(self.pool.map(lambda n: fn(self._client(n), items[n]), range(len(items))))
+
+    def settle(self, ids: list[str], done: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Poll every task until each satisfies `done`; the tasks as last read, in order."""
+        found: dict[int, dict[str, Any]] = {}
+
+        def look(n: int) -> None:
+            task = self._client(n).get(ids[n])
+            if done(task):
+                found[n] = task
+
+        def settled() -> bool:
+            list(self.pool.map(look, [n for n in range(len(ids)) if n not in found]))
+            return len(found) == len(ids)
+
+        wait_until(settled, timeout=180, what=f"{len(ids)} tasks to settle")
+        return [found[n] for n in range(len(ids))]
