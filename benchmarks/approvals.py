@@ -14,8 +14,10 @@ wall-clock time the tool resumed at, which it returns.
    are answered one at a time (tasks/update), each once the previous one completed; latency = the
    time the tool resumed (its result) minus this process's `time.time()` just before sending.
 
-`--diagnose N` instead runs the server under tracemalloc, parks N tasks, and prints where the
-memory they leave behind was allocated (object types by count, allocation sites by size).
+`--diagnose N` instead runs the server under tracemalloc, parks N tasks (or, with `--park-after-s
+inf`, keeps them waiting in memory), and prints where the memory they hold was allocated (object
+types by count, allocation sites by size). Store calls per answer come from the server's
+Prometheus endpoint (`offload.store.duration` counts).
 
 Prints Markdown tables (and writes them to --out if given).
 """
@@ -33,11 +35,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cluster import Instance, Stores, cpu_s, installed, loadavg, revision
+from cluster import Instance, Stores, cpu_s, free_port, installed, loadavg, revision
 from load import META, TASKS_EXT, Connection, RpcError, Stats, call_tool, get_task, request_bytes
 from offload.runtime.replay import PARKED_OWNER
 from offload.store import open_store
@@ -260,7 +263,22 @@ class LatencyRow:
     mode: str
     resume: Stats = field(default_factory=Stats)  # answer sent -> tool resumed
     update: Stats = field(default_factory=Stats)  # tasks/update round trip
+    store_ops: dict[str, float] = field(default_factory=dict)  # store calls per answer, by operation
+    polls: float = 0.0  # tasks/get per answer (the benchmark's own polling, in store_ops' `get` too)
     load: str = ""
+
+
+def store_calls(metrics_port: int) -> dict[str, float]:
+    """The server's store calls so far, per operation (its Prometheus endpoint)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    calls: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("offload_store_duration_seconds_count{"):
+            labels, _, value = line.rpartition(" ")
+            op = labels.split('op="', 1)[1].split('"', 1)[0]
+            calls[op] = calls.get(op, 0.0) + float(value)
+    return calls
 
 
 def update_task(port: int, task_id: str, key: str) -> bytes:
@@ -283,13 +301,18 @@ async def open_keys(conn: Connection, port: int, ids: list[str]) -> dict[str, st
     return keys
 
 
-async def wait_completed(conn: Connection, port: int, task_id: str, timeout: float = 30.0) -> dict[str, Any]:
+async def wait_completed(
+    conn: Connection, port: int, task_id: str, timeout: float = 30.0
+) -> tuple[dict[str, Any], int]:
+    """The task once completed, and how many tasks/get it took."""
     await asyncio.sleep(0.02)  # most resumes are done by then: fewer polls to disturb them
     deadline = time.perf_counter() + timeout
+    polls = 0
     while True:
         task = await conn.call(get_task(port, task_id))
+        polls += 1
         if task["status"] == "completed":
-            return task
+            return task, polls
         if task["status"] in ("failed", "cancelled"):
             raise RuntimeError(f"task {task_id} ended {task['status']}: {task.get('statusMessage')}")
         if time.perf_counter() > deadline:
@@ -301,7 +324,8 @@ async def latency_run(store: str, url: str, tmp: Path, cfg: Config, park_after_s
     mode = "parked" if park_after_s == 0 else "in memory"
     run = tmp / f"latency-{store}-{mode.replace(' ', '-')}"
     run.mkdir()
-    server = await start_server(url, run / "server.log", park_after_s)
+    metrics_port = free_port()
+    server = await start_server(url, run / "server.log", park_after_s, APPROVALS_METRICS_PORT=str(metrics_port))
     port = server.port
     row = LatencyRow(store, mode)
     conn = await Connection.open(port)
@@ -321,17 +345,24 @@ async def latency_run(store: str, url: str, tmp: Path, cfg: Config, park_after_s
             finally:
                 await reader.close()
         await asyncio.sleep(1)
+        polls = 0
         for i, tid in enumerate(ids):
+            if i == cfg.answer_warmup:
+                calls0 = await asyncio.to_thread(store_calls, metrics_port)
             data = update_task(port, tid, keys[tid])
             sent = time.time()
             t0 = time.perf_counter()
             await conn.call(data)
             rtt = time.perf_counter() - t0
-            task = await wait_completed(conn, port, tid)
+            task, polled = await wait_completed(conn, port, tid)
             resumed = float(task["result"]["content"][0]["text"])
             if i >= cfg.answer_warmup:
+                polls += polled
                 row.update.latencies.append(rtt)
                 row.resume.latencies.append(resumed - sent)
+        calls1 = await asyncio.to_thread(store_calls, metrics_port)
+        row.store_ops = {op: (n - calls0.get(op, 0.0)) / cfg.answers for op, n in calls1.items()}
+        row.polls = polls / cfg.answers
         row.update.ops = row.resume.ops = cfg.answers
         row.load = loadavg()
         print(
@@ -348,12 +379,13 @@ async def latency_run(store: str, url: str, tmp: Path, cfg: Config, park_after_s
 # -- diagnosis: where a parked task's memory goes --
 
 
-async def diagnose(tmp: Path, n: int, frames: int) -> str:
+async def diagnose(tmp: Path, n: int, frames: int, park_after_s: float) -> str:
     db = tmp / "diagnose.db"
-    server = await start_server(f"sqlite:///{db}", tmp / "diagnose.log", 0.0, APPROVALS_TRACEMALLOC=str(frames))
+    env = {"APPROVALS_TRACEMALLOC": str(frames)}
+    server = await start_server(f"sqlite:///{db}", tmp / "diagnose.log", park_after_s, **env)
 
-    def parked(total: int) -> Any:
-        return lambda: sqlite_counts(db)[0] >= total
+    def parked(total: int) -> Any:  # or, kept in memory, waiting for input
+        return lambda: sqlite_counts(db)[0 if park_after_s == 0 else 1] >= total
 
     try:
         await create(server.port, 0, 200, 32)
@@ -369,11 +401,16 @@ async def diagnose(tmp: Path, n: int, frames: int) -> str:
         server.stop()
     objects0, objects1 = diff["objects"]
     out = [
-        f"## Where memory goes: {n:,} tasks parked under tracemalloc ({frames} frames)",
+        f"## Where memory goes: {n:,} tasks {'parked' if park_after_s == 0 else 'held in memory'} under "
+        f"tracemalloc ({frames} frames)",
         "",
         "Growth per task, by layer (tracemalloc's own bookkeeping included in RSS):",
         "",
-        *(f"- {name}: {(read(diff) - read(base)) / n:+,.0f} B" for name, read in LAYERS),
+        *(
+            f"- {name}: {(read(diff) - read(base)) / n:+,.0f} B"
+            for name, read in LAYERS
+            if diff["pymalloc"] or not name.startswith("pymalloc")  # not reported while tracemalloc hooks it
+        ),
         f"- VmRSS: {(diff['proc']['VmRSS'] - base['proc']['VmRSS']) / n:+,.0f} B; after malloc_trim(0): "
         f"{(trimmed['proc']['VmRSS'] - base['proc']['VmRSS']) / n:+,.0f} B",
         f"- bytes held by Python objects (tracemalloc): {(diff['traced_bytes'] - base['traced_bytes']) / n:+,.0f} B "
@@ -418,13 +455,14 @@ def machine() -> str:
 
 def memory_table(rows: list[MemoryRow]) -> list[str]:
     out = [
-        "| mode | N | created/s | RSS before MiB | RSS after MiB | (after - before) / N, bytes | peak RSS MiB "
-        "| idle CPU % before | idle CPU % after | load avg at end |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| mode | N | created/s | all settled, s after the last | RSS before MiB | RSS after MiB "
+        "| (after - before) / N, bytes | peak RSS MiB | idle CPU % before | idle CPU % after | load avg at end |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         out.append(
-            f"| {r.mode} | {r.n:,} | {r.rate:.0f} | {r.before['VmRSS'] / 2**20:.1f} | {r.after['VmRSS'] / 2**20:.1f} "
+            f"| {r.mode} | {r.n:,} | {r.rate:.0f} | {r.settle_s:.1f} | {r.before['VmRSS'] / 2**20:.1f} "
+            f"| {r.after['VmRSS'] / 2**20:.1f} "
             f"| {r.per_task:,.0f} | {r.after['VmHWM'] / 2**20:.1f} | {r.idle_before:.1f} | {r.idle_after:.1f} "
             f"| {r.load} |"
         )
@@ -441,6 +479,23 @@ def layers_table(rows: list[MemoryRow]) -> list[str]:
         cells = [f"{(read(r.layers_after) - read(r.layers_before)) / r.n:+,.0f}" for _, read in LAYERS]
         trimmed = (r.trimmed["proc"]["VmRSS"] - r.before["VmRSS"]) / r.n
         out.append(f"| {r.mode} | {r.n:,} | " + " | ".join(cells) + f" | {trimmed:+,.0f} |")
+    return out
+
+
+#: Store calls the sweeper makes (once a second, whatever the traffic): left out of the calls per answer.
+SWEEP_OPS = {"heartbeat", "answered_tasks", "claim_orphans", "purge_expired", "changed_since"}
+
+
+def store_ops_table(rows: list[LatencyRow]) -> list[str]:
+    ops = sorted({op for r in rows for op, n in r.store_ops.items() if n >= 0.005 and op not in SWEEP_OPS})
+    out = [
+        "| store | mode | " + " | ".join(f"`{op}`" for op in ops) + " | all (sweeps aside) | tasks/get polls |",
+        "|---|---|" + "---:|" * (len(ops) + 2),
+    ]
+    for r in rows:
+        cells = [f"{r.store_ops.get(op, 0.0):.2f}" for op in ops]
+        total = sum(n for op, n in r.store_ops.items() if op not in SWEEP_OPS)
+        out.append(f"| {r.store} | {r.mode} | " + " | ".join(cells) + f" | {total:.2f} | {r.polls:.2f} |")
     return out
 
 
@@ -467,7 +522,11 @@ async def main_async(args: argparse.Namespace, cfg: Config, tmp: Path) -> str:
         f"Load average at the start: {loadavg()}",
     ]
     if args.diagnose:
-        return "\n".join(f"- {h}" for h in head) + "\n\n" + await diagnose(tmp, args.diagnose, args.frames)
+        return (
+            "\n".join(f"- {h}" for h in head)
+            + "\n\n"
+            + await diagnose(tmp, args.diagnose, args.frames, args.park_after_s)
+        )
     out: list[str] = []
     if args.only in (None, "rss"):
         print("1. memory per parked task (SQLite)", flush=True)
@@ -512,6 +571,12 @@ async def main_async(args: argparse.Namespace, cfg: Config, tmp: Path) -> str:
             "",
             *latency_table(latency),
             "",
+            "Store calls per answer, by operation (the server's `offload.store.duration` counts over the measured "
+            "answers; `get` includes the benchmark's tasks/get polls until each task completed, counted in the last "
+            "column; the sweeper's calls are left out):",
+            "",
+            *store_ops_table(latency),
+            "",
         ]
     head.append(f"Load average at the end: {loadavg()}")
     return "\n".join(f"- {h}" for h in head) + "\n\n" + "\n".join(out)
@@ -523,6 +588,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["rss", "latency"], help="run one of the two benchmarks")
     parser.add_argument("--diagnose", type=int, metavar="N", help="park N tasks under tracemalloc; report growth")
     parser.add_argument("--frames", type=int, default=8, help="tracemalloc frames kept per allocation (--diagnose)")
+    parser.add_argument(
+        "--park-after-s", type=float, default=0.0, help="park_after_s of the --diagnose run (inf: held in memory)"
+    )
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
     args = parser.parse_args()
     os.sched_setaffinity(0, {LOAD_CORE})

@@ -2,6 +2,7 @@
 
 `APPROVALS_PARK_AFTER_S` sets `park_after_s` ("0": parked as soon as it asks; "inf": kept in memory
 while the instance runs). `OFFLOAD_SWEEP_S` sets `sweep_interval_s` (offload's default, 1, when unset).
+`APPROVALS_METRICS_PORT` serves the Prometheus metrics there (store calls per operation).
 
 - `approve(n)`: retry-safe; one durable step, then a question; once answered, a second step records
   the wall-clock time the tool resumed at (`time.time()`), which is also its result. On replay the
@@ -39,6 +40,10 @@ PARK_AFTER_S = float(os.environ.get("APPROVALS_PARK_AFTER_S", "0"))
 TRACE_FRAMES = int(os.environ.get("APPROVALS_TRACEMALLOC", "0"))
 if TRACE_FRAMES:
     tracemalloc.start(TRACE_FRAMES)  # before the tasks exist: every allocation they make is traced
+if os.environ.get("APPROVALS_METRICS_PORT"):  # store calls counted per operation (offload.observe)
+    from offload.observe.prometheus import start_metrics_endpoint
+
+    start_metrics_endpoint(int(os.environ["APPROVALS_METRICS_PORT"]))
 
 tasks = Tasks(
     "sqlite:///offload-approvals-bench.db",  # `offload serve --store URL` replaces this
