@@ -9,15 +9,17 @@ wall-clock time the tool resumed at, which it returns.
    keep-alive connections; once every one is parked (owner `(parked)` in the SQLite file), the
    server's RSS (VmRSS) is read again: (after - before) / N is what each parked task costs. With
    park_after_s=0 (parked at once) for each N, and park_after_s=inf (held in memory) for one N.
-   Idle CPU: the server's utime+stime over 10 s with nothing to do but its sweeps.
+   Idle CPU: the server's utime+stime over 10 s with nothing to do but its sweeps. The server's
+   `memory` tool splits the growth by layer (pymalloc, glibc's heap, SQLite), so a figure above
+   target says where it comes from.
 2. Answer -> resumed tool, per store and mode: M tasks wait for input (parked, or in memory); they
    are answered one at a time (tasks/update), each once the previous one completed; latency = the
    time the tool resumed (its result) minus this process's `time.time()` just before sending.
+   Store calls per answer come from the server's Prometheus endpoint (`offload.store.duration`).
 
 `--diagnose N` instead runs the server under tracemalloc, parks N tasks (or, with `--park-after-s
 inf`, keeps them waiting in memory), and prints where the memory they hold was allocated (object
-types by count, allocation sites by size). Store calls per answer come from the server's
-Prometheus endpoint (`offload.store.duration` counts).
+types by count, allocation sites by size).
 
 Prints Markdown tables (and writes them to --out if given).
 """
