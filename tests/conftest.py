@@ -89,4 +89,3 @@ STORE_URLS = {
 @pytest.fixture(params=list(STORE_URLS))
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return STORE_URLS[request.param](tmp_path)
-

@@ -591,7 +591,8 @@ class TaskRuntime:
         change: Change = {} if replay is not None else {"status": TaskStatus.WORKING, "input_requests": {}}
         if message is not None:
             change["status_message"] = message
-        updated = await self.write(record.task_id, change)
+        # A resumed task was claimed by an update that said so: nothing more to write first.
+        updated = record if resumed else await self.write(record.task_id, change)
         if updated is None:
             return
         rerun = self.rerun
@@ -626,15 +627,17 @@ class TaskRuntime:
         if not self.executes or self.stopping:
             await self.store.publish(TaskEvent("answer", task_id, self.instance_id))
             return
-        record = await self.store.update(task_id, {"owner": self.instance_id}, owner=PARKED_OWNER)
+        claim: Change = {"owner": self.instance_id, "status_message": RESUMED}
+        record = await self.store.update(task_id, claim, owner=PARKED_OWNER)
         if record is None:
             return  # resumed elsewhere, or it ended
-        await self.store.take_answers(task_id)  # they are in the journal: the replay returns them
         now = now_ms()
         if record.expired(now):
             await self.write(task_id, ttl_expired(record, now, self.expired_grace_ms))
             return
-        await self._run_claimed(record, self.policy_for(record.tool), RESUMED, resumed=True)
+        await self._run_claimed(record, self.policy_for(record.tool), None, resumed=True)
+        # The answers are in the journal the replay read; the copies held for an owner can go.
+        await self.store.take_answers(task_id)
 
     async def _resume_if_parked(self, task_id: str) -> None:
         record = await self.store.get(task_id)
