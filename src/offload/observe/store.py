@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 from offload.observe.metrics import task_metrics
-from offload.store.base import Change, EventHandler, TaskEvent, TaskRecord, TaskStore
+from offload.store.base import TaskStore
 from offload.store.query import TaskQuery
+from offload.store.record import Change, EventHandler, TaskEvent, TaskRecord
 
 __all__ = ["InstrumentedStore", "instrument_store"]
 

@@ -1,7 +1,8 @@
 """Execution of tools as tasks: promotion, input, cancellation, leases and recovery."""
 
-from offload.runtime.engine import Role, TaskRuntime, new_task_id
+from offload.runtime.engine import Role, TaskRuntime
 from offload.runtime.execution import Execution, TaskDispatch
+from offload.runtime.lifecycle import new_task_id
 from offload.runtime.policy import MODES, TaskMode, TaskPolicy
 from offload.runtime.replay import step
 

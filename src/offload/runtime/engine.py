@@ -27,14 +27,23 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
+from offload._callbacks import call_each
 from offload.observe import lease_takeover, remember_trace, task_created, task_finished
-from offload.protocol import INTERNAL_ERROR, TTL_EXPIRED, WORKER_LOST, TaskStatus
+from offload.protocol import WORKER_LOST, TaskStatus
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
+from offload.runtime.lifecycle import (
+    CANCELLED_BY_CLIENT,
+    CLAIMS_PER_SWEEP,
+    CLOCK_SLACK_MS,
+    EXPIRED_GRACE_MS,
+    RESUMED,
+    new_task_id,
+    ttl_expired,
+)
 from offload.runtime.offload_result import (
     DEFAULT_MAX_OFFLOADED_BYTES,
     DEFAULT_OFFLOAD_BYTES,
     ResultOffloader,
-    ResultTooLarge,
 )
 from offload.runtime.policy import TaskPolicy
 from offload.runtime.polling import PollAdvisor, PollBounds
@@ -47,44 +56,6 @@ logger = logging.getLogger(__name__)
 Rerun = Callable[[TaskRecord, TaskDispatch], Awaitable[Any]]
 Listener = Callable[[TaskRecord], None]
 Role = Literal["all", "front", "worker"]
-
-CANCELLED_BY_CLIENT = "Cancelled at the client's request"
-RESUMED = "Answered; resuming"
-#: Changes made by other processes are looked for from this long before the last look (clocks differ a little).
-CLOCK_SLACK_MS = 2_000
-#: Orphans one sweep takes over at most: a pass stays short, and the work spreads over the instances.
-CLAIMS_PER_SWEEP = 100
-#: How long a task stopped by its TTL stays readable, with its final status, before it is purged.
-EXPIRED_GRACE_MS = 60_000
-
-
-def ttl_expired(record: TaskRecord, at_ms: int, grace_ms: int = EXPIRED_GRACE_MS) -> Change:
-    """The terminal state of a task whose TTL ran out while it was live.
-
-    tasks.md "Task Polling": servers MAY mark a task as failed after the TTL elapses and delete it
-    later. The TTL is stretched by `grace_ms`, so the final status can be read (and is pushed)
-    before the task goes; `ttlMs` MAY change over a task's lifetime.
-    """
-    message = f"The task's TTL (time to live, {record.ttl_ms} ms) ran out before it finished; it was stopped"
-    return {
-        "status": TaskStatus.FAILED,
-        "status_message": message,
-        "error": {"code": TTL_EXPIRED, "message": message},
-        "input_requests": {},
-        "ttl_ms": max(at_ms - record.created_ms, 0) + grace_ms,
-    }
-
-
-def new_task_id() -> str:
-    """43 URL-safe characters: 256 bits from `secrets` (tasks.md "Task ID unguessability").
-
-    Never starting with `-`: an id pasted into a shell command must not read as an option (one draw
-    in 64 is redrawn, which leaves the id unguessable all the same).
-    """
-    while True:
-        task_id = secrets.token_urlsafe(32)
-        if not task_id.startswith("-"):
-            return task_id
 
 
 class TaskRuntime:
@@ -134,19 +105,11 @@ class TaskRuntime:
         self._expiries: list[tuple[int, str]] = []  # (TTL deadline, task id) of executions run here
         self._looked_at = now_ms()  # the last pass that looked for changes made by other processes
         # Adaptive pollIntervalMs (runtime/polling.py): learns from tasks completed here.
-        self.polling = PollAdvisor(lambda: self.store, self._poll_bounds, self._spawn_if_running)
+        self.polling = PollAdvisor(
+            lambda: self.store, lambda tool: PollBounds.of(self.policy_for(tool)), self._spawn_if_running
+        )
         # Large results as blobs and resource links (runtime/offload_result.py).
         self.offloader = ResultOffloader(lambda: self.store, self._offload_settings)
-
-    def _poll_bounds(self, tool: str) -> PollBounds:
-        policy = self.policy_for(tool)
-        default = policy.poll_interval_ms or 1000
-        return PollBounds(
-            default_ms=default,
-            min_ms=policy.poll_min_ms if policy.poll_min_ms is not None else min(50, default),
-            max_ms=policy.poll_max_ms if policy.poll_max_ms is not None else max(300_000, default),
-            adaptive=policy.adaptive_polling is not False,
-        )
 
     def _spawn_if_running(self, fn: Callable[..., Coroutine[Any, Any, Any]]) -> None:
         if self._tg is not None:
@@ -156,23 +119,6 @@ class TaskRuntime:
         threshold = self.policy_for(tool).offload_bytes
         threshold = DEFAULT_OFFLOAD_BYTES if threshold is None else threshold
         return threshold, self.max_inline_bytes, self.max_offloaded_bytes
-
-    async def _shape_outcome(self, record: TaskRecord, change: Change) -> Change:
-        """A completed result as it is stored: large items offloaded, or the task failed saying why."""
-        result = change.get("result")
-        if change.get("status") != TaskStatus.COMPLETED or result is None:
-            return change
-        try:
-            shaped = await self.offloader.shape(record.task_id, record.tool, record.expires_ms, result)
-        except ResultTooLarge as exc:
-            message = str(exc)
-            return {
-                "status": TaskStatus.FAILED,
-                "error": {"code": INTERNAL_ERROR, "message": message},
-                "status_message": message,
-                "input_requests": {},
-            }
-        return change if shaped is result else {**change, "result": shaped}
 
     def advise(self, record: TaskRecord) -> TaskRecord:
         """The record as it should be rendered now: with the poll interval suggested for its age."""
@@ -301,7 +247,7 @@ class TaskRuntime:
 
     async def create(self, record: TaskRecord) -> None:
         if record.status == TaskStatus.COMPLETED and record.result is not None:  # settled before it was stored
-            shaped = await self._shape_outcome(record, {"status": record.status, "result": record.result})
+            shaped = await self.offloader.shape_outcome(record, {"status": record.status, "result": record.result})
             for key, value in shaped.items():
                 setattr(record, key, value)
         await self.store.create(record)
@@ -319,7 +265,7 @@ class TaskRuntime:
             ex = self.executions.get(task_id)
             template = ex.template if ex is not None else await self.store.get(task_id)
             if template is not None:
-                change = await self._shape_outcome(template, change)
+                change = await self.offloader.shape_outcome(template, change)
         record = await self.store.update(task_id, change, owner=self.instance_id)
         if record is not None:
             if record.terminal:
@@ -335,11 +281,7 @@ class TaskRuntime:
         await self.store.publish(TaskEvent("changed", record.task_id, self.instance_id))
 
     def _notify_listeners(self, record: TaskRecord) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(record)
-            except Exception:
-                logger.exception("task listener failed")
+        call_each(self.listeners, record, logger, "task listener")
 
     # -- answers and cancellation (the caller checked the task is the caller's and live) --
 
@@ -354,6 +296,14 @@ class TaskRuntime:
             return
         task_id = record.task_id
         ex = self.executions.get(task_id)
+        if ex is None and record.owner == PARKED_OWNER and self.executes and not self.stopping:
+            # Parked: claim it first, so the answer is taken only by an instance that will run it
+            # (a crash in between leaves an owned task for takeover and an unacknowledged answer).
+            claimed = await self._claim_parked(task_id)
+            if claimed is not None:
+                await self.store.answer(task_id, responses, hold=False)
+                await self._replay_claimed(claimed)
+                return
         local = ex is not None and not ex.parking
         taken = await self.store.answer(task_id, responses, hold=not local)
         if not taken:
@@ -627,17 +577,22 @@ class TaskRuntime:
         if not self.executes or self.stopping:
             await self.store.publish(TaskEvent("answer", task_id, self.instance_id))
             return
+        record = await self._claim_parked(task_id)
+        if record is not None:  # else resumed elsewhere, or it ended
+            await self._replay_claimed(record)
+
+    async def _claim_parked(self, task_id: str) -> TaskRecord | None:
         claim: Change = {"owner": self.instance_id, "status_message": RESUMED}
-        record = await self.store.update(task_id, claim, owner=PARKED_OWNER)
-        if record is None:
-            return  # resumed elsewhere, or it ended
+        return await self.store.update(task_id, claim, owner=PARKED_OWNER)
+
+    async def _replay_claimed(self, record: TaskRecord) -> None:
         now = now_ms()
         if record.expired(now):
-            await self.write(task_id, ttl_expired(record, now, self.expired_grace_ms))
+            await self.write(record.task_id, ttl_expired(record, now, self.expired_grace_ms))
             return
         await self._run_claimed(record, self.policy_for(record.tool), None, resumed=True)
         # The answers are in the journal the replay read; the copies held for an owner can go.
-        await self.store.take_answers(task_id)
+        await self.store.take_answers(record.task_id)
 
     async def _resume_if_parked(self, task_id: str) -> None:
         record = await self.store.get(task_id)

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from offload.protocol import TaskStatus
-from offload.store.base import Change, TaskRecord
 from offload.store.errors import StoreEncodingError
+from offload.store.record import Change, TaskRecord
 
 #: The keys `update` accepts: exactly those `Change` declares.
 CHANGE_FIELDS: frozenset[str] = frozenset(Change.__optional_keys__)

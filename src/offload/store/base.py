@@ -11,22 +11,11 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, Unpack
 
-from offload.store.errors import StoreEncodingError, StoreError, StoreFull, StoreUnavailable
-from offload.store.query import TaskQuery
-from offload.store.record import (
-    EVENT_KINDS,
-    Change,
-    EventHandler,
-    EventKind,
-    TaskEvent,
-    TaskRecord,
-    check_event,
-    decode_event,
-    encode_event,
-    now_ms,
-)
+from offload._callbacks import call_each
+from offload.store.query import TaskFilters, TaskQuery
+from offload.store.record import Change, EventHandler, TaskEvent, TaskRecord, check_event
 
 logger = logging.getLogger(__name__)
 
@@ -179,24 +168,11 @@ class TaskStore(abc.ABC):
         return unsubscribe
 
     def _deliver(self, event: TaskEvent) -> None:
-        for handler in list(self._handlers):
-            try:
-                handler(event)
-            except Exception:
-                logger.exception("task event handler failed")
+        call_each(self._handlers, event, logger, "task event handler")
 
     # -- operations: the admin CLI and the console (offload.ops) --
 
-    async def list_tasks(
-        self,
-        *,
-        status: str | list[str] | tuple[str, ...] | None = None,
-        tool: str | None = None,
-        principal: str | None = None,
-        older_than_ms: int | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[TaskRecord], str | None]:
+    async def list_tasks(self, **filters: Unpack[TaskFilters]) -> tuple[list[TaskRecord], str | None]:
         """One page of tasks, newest first, and the cursor of the next page (None after the last).
 
         Filters combine: `status` (one or several), `tool`, `principal`, and `older_than_ms`, an
@@ -204,10 +180,7 @@ class TaskStore(abc.ABC):
         `(created_ms, task_id)`, fixed at creation, so paging is stable while tasks come and go
         (offload.store.query). Raises ValueError for an unknown status or a malformed cursor.
         """
-        query = TaskQuery.build(
-            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
-        )
-        return await self.query_tasks(query)
+        return await self.query_tasks(TaskQuery.build(**filters))
 
     @abc.abstractmethod
     async def query_tasks(self, query: TaskQuery) -> tuple[list[TaskRecord], str | None]:
@@ -225,20 +198,4 @@ class TaskStore(abc.ABC):
         """
 
 
-__all__ = [
-    "EVENT_KINDS",
-    "Change",
-    "EventHandler",
-    "EventKind",
-    "StoreEncodingError",
-    "StoreError",
-    "StoreFull",
-    "StoreUnavailable",
-    "TaskEvent",
-    "TaskRecord",
-    "TaskStore",
-    "check_event",
-    "decode_event",
-    "encode_event",
-    "now_ms",
-]
+__all__ = ["TaskStore"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Generic, TypeVar
 
-from offload.store.base import now_ms
+from offload.store.record import now_ms
 
 __all__ = ["CHUNK_BYTES", "BlobIndex", "BlobStore", "MemoryBlobStore", "SidecarBlobStore", "chunk_rows", "chunked"]
 

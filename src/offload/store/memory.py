@@ -9,8 +9,9 @@ from typing import Any
 import anyio
 
 from offload.store._rules import check_change, check_record, check_value, dump_json, journal_entry, load_json
-from offload.store.base import Change, TaskRecord, TaskStore, now_ms
+from offload.store.base import TaskStore
 from offload.store.query import TaskQuery, count_stats
+from offload.store.record import Change, TaskRecord, now_ms
 
 
 def _copy_json(name: str, value: Any) -> Any:

@@ -48,9 +48,10 @@ from offload.store._pg_schema import MIGRATIONS as _MIGRATIONS
 from offload.store._pg_schema import SCHEMA_VERSION
 from offload.store._rules import check_change, check_record, check_value, dump_json, journal_entry
 from offload.store._sql import COLUMNS, DEAD_OWNERS_PER_CLAIM, INSERT_COLUMNS, LIVE_SQL
-from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, decode_event, encode_event, now_ms
+from offload.store.base import TaskStore
 from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 from offload.store.query import TaskQuery, count_stats
+from offload.store.record import Change, TaskEvent, TaskRecord, decode_event, encode_event, now_ms
 from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ tool's durations are one array row, appended to and trimmed in a single atomic u
 
 from __future__ import annotations
 
-from offload.store.base import now_ms
 from offload.store.blobs import BlobIndex, SidecarBlobStore, chunk_rows
 from offload.store.durations import SidecarDurationLog
 from offload.store.postgres import PostgresStore
+from offload.store.record import now_ms
 
 __all__ = ["PostgresBlobStore", "PostgresDurationLog"]
 

@@ -37,9 +37,10 @@ except ImportError as exc:  # pragma: no cover - exercised by tests that hide th
 from offload._backoff import Backoff
 from offload.store import _redis_lua as lua
 from offload.store._rules import check_change, check_record, check_value, dump_json
-from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, decode_event, encode_event, now_ms
+from offload.store.base import TaskStore
 from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 from offload.store.query import TaskQuery, count_stats
+from offload.store.record import Change, TaskEvent, TaskRecord, decode_event, encode_event, now_ms
 from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)

@@ -25,9 +25,10 @@ from offload.store._rules import check_change, check_record, check_value, dump_j
 from offload.store._sql import COLUMNS, DEAD_OWNERS_PER_CLAIM, INSERT_COLUMNS, LIVE_SQL
 from offload.store._sqlite_schema import MIGRATIONS as _MIGRATIONS
 from offload.store._sqlite_schema import SCHEMA_VERSION
-from offload.store.base import Change, TaskRecord, TaskStore, now_ms
+from offload.store.base import TaskStore
 from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 from offload.store.query import TaskQuery, count_stats
+from offload.store.record import Change, TaskRecord, now_ms
 
 T = TypeVar("T")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from offload.store.base import now_ms
 from offload.store.blobs import BlobIndex, SidecarBlobStore, chunk_rows
 from offload.store.durations import SidecarDurationLog
+from offload.store.record import now_ms
 from offload.store.sqlite import SQLiteStore
 
 __all__ = ["SQLiteBlobStore", "SQLiteDurationLog"]
