@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/hardening.py [--parked 1000 10000 100000] [--create-budget 180]
 
 1. parked: N tasks parked on `ctx.elicit` on one instance (SQLite store); for each N the server
-   process's CPU while idle (utime+stime from /proc/<pid>/stat over `--idle` seconds) and its RSS.
+   process's CPU while idle (utime+stime from /proc/<pid>/stat over `--idle` seconds), what each
+   sweep asked of the store meanwhile (calls and their time, from the server's Prometheus
+   endpoint; bytes and write calls from /proc/<pid>/io), its RSS, and tasks/get latency.
 2. listen: 100 `subscriptions/listen` streams x 1,000 task ids (10 principals x 10 streams, each
    principal owning 1,000 parked tasks); idle CPU and tasks/get p50/p99 without and with the streams.
 3. limits: tasks/get and task creation (`zero`) with `offload serve`'s default HTTP limits and with
@@ -16,14 +18,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
 import socket
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,8 +82,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(workdir: Path, name: str, *extra: str) -> Iterator[tuple[int, int]]:
-    """Run `offload serve` on a fresh SQLite file; yield (port, pid); stop it (bounded) at the end."""
+def serve(
+    workdir: Path, name: str, *extra: str, stop: dict[str, Any] | None = None, stop_wait: float = 15.0
+) -> Iterator[tuple[int, int]]:
+    """Run `offload serve` on a fresh SQLite file; yield (port, pid); stop it at the end: SIGTERM,
+    then SIGKILL after `stop_wait` seconds.
+
+    `extra` goes to `offload serve` as it is (limits, `--metrics-port`); `stop`, if given, is told
+    how the server stopped (`how`, `seconds`).
+    """
     port = _free_port()
     log = (workdir / f"{name}.log").open("w")
     proc = subprocess.Popen(
@@ -98,12 +111,19 @@ def serve(workdir: Path, name: str, *extra: str) -> Iterator[tuple[int, int]]:
                 time.sleep(0.1)
         yield port, proc.pid
     finally:
+        stopping = time.monotonic()
         proc.terminate()
+        how = "on SIGTERM"
         try:
-            proc.wait(15)
+            proc.wait(stop_wait)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+            how = f"killed after {stop_wait:.0f} s of SIGTERM"
+        took = time.monotonic() - stopping
+        print(f"({name}: the server stopped {how}, in {took:.1f} s)", flush=True)
+        if stop is not None:
+            stop.update(how=how, seconds=took)
         log.close()
 
 
@@ -119,6 +139,32 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def io_counters(pid: int) -> dict[str, int]:
+    """`/proc/<pid>/io`: wchar (bytes handed to write calls, the WAL's included), syscw (write calls)."""
+    out: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        key, _, value = line.partition(":")
+        out[key] = int(value)
+    return out
+
+
+def store_calls(metrics_port: int) -> dict[str, tuple[float, float]]:
+    """(calls, seconds) per store operation so far, from `offload_store_duration_seconds` on /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    out: dict[str, tuple[float, float]] = {}
+    for line in text.splitlines():
+        if not line.startswith("offload_store_duration_seconds_"):
+            continue
+        name, _, value = line.rpartition(" ")
+        kind = name.split("{", 1)[0].rsplit("_", 1)[1]
+        if kind not in ("count", "sum"):
+            continue
+        op = name.split('op="', 1)[1].split('"', 1)[0]
+        calls, seconds = out.get(op, (0.0, 0.0))
+        out[op] = (float(value), seconds) if kind == "count" else (calls, float(value))
+    return out
+
+
 async def idle_cpu(pid: int, seconds: float) -> float:
     """Percent of one core the server used over `seconds` while the client sent nothing."""
     c0, t0 = cpu_seconds(pid), time.monotonic()
@@ -130,9 +176,10 @@ async def idle_cpu(pid: int, seconds: float) -> float:
 
 
 async def create_parked(
-    port: int, tokens: list[str], count: int, deadline: float, pid: int, max_rss: float
+    port: int, tokens: list[str], count: int, deadline: float, pid: int, max_rss: float, conns: int = 32
 ) -> dict[str, list[str]]:
-    """Create up to `count` parked tasks, round-robin over tokens; stop at the deadline or RSS bound."""
+    """Create up to `count` parked tasks on `conns` connections, round-robin over tokens; stop at the
+    deadline or RSS bound. Each is one `tools/call` of `park`, as any client makes it."""
     ids: dict[str, list[str]] = {t: [] for t in tokens}
     made = 0
     stop = False
@@ -159,7 +206,7 @@ async def create_parked(
             await asyncio.sleep(0.5)
 
     watcher = asyncio.create_task(watch())
-    await asyncio.gather(*(worker(k) for k in range(32)))
+    await asyncio.gather(*(worker(k) for k in range(conns)))
     watcher.cancel()
     return ids
 
@@ -199,40 +246,153 @@ def _row(stats: Stats) -> str:
 # -- the three benchmarks ----------------------------------------------------------------------
 
 
-async def bench_parked(workdir: Path, sizes: list[int], budget: float, idle: float, max_rss: float) -> list[str]:
-    rows = [
-        "| parked tasks | create (s) | idle CPU (% of a core) | RSS (MB) | store file (MB) |",
-        "|---|---|---|---|---|",
+async def idle_window(pid: int, metrics_port: int, seconds: float, parts: int) -> dict[str, Any]:
+    """What the server did over `seconds` with no request in flight: CPU, store calls per sweep, writes.
+
+    The metrics are scraped just outside the window, so the scrape's own work is not counted;
+    the number of sweeps is the number of heartbeats (one per sweep). CPU and writes are also
+    taken over `parts` equal slices of the window: their median is the steady cost, apart from a
+    one-off such as the WAL checkpoint that copies the pages creation left in the WAL (SQLite runs
+    it at the first commit past 1,000 WAL frames, so it can land in any window after creation).
+    """
+    m0 = store_calls(metrics_port)
+    load0 = os.getloadavg()[0]
+    marks = [(cpu_seconds(pid), io_counters(pid), time.monotonic())]
+    for _ in range(parts):
+        await asyncio.sleep(seconds / parts)
+        marks.append((cpu_seconds(pid), io_counters(pid), time.monotonic()))
+    load1 = os.getloadavg()[0]
+    m1 = store_calls(metrics_port)
+    sweeps = m1.get("heartbeat", (0.0, 0.0))[0] - m0.get("heartbeat", (0.0, 0.0))[0]
+    per = max(sweeps, 1.0)
+    ops = {
+        op: (calls - m0.get(op, (0.0, 0.0))[0], secs - m0.get(op, (0.0, 0.0))[1]) for op, (calls, secs) in m1.items()
+    }
+    ops = {op: v for op, v in ops.items() if v[0] > 0}
+    (c0, io0, t0), (c1, io1, t1) = marks[0], marks[-1]
+    rate = per / (t1 - t0)  # sweeps per second, to turn a slice's writes into writes per sweep
+    slices = [
+        (100 * (cb - ca) / (tb - ta), (iob["wchar"] - ioa["wchar"]) / ((tb - ta) * rate))
+        for (ca, ioa, ta), (cb, iob, tb) in itertools.pairwise(marks)
     ]
+    return {
+        "cpu": 100 * (c1 - c0) / (t1 - t0),
+        "cpu_median": statistics.median(c for c, _ in slices),
+        "sweeps": sweeps,
+        "calls": sum(c for c, _ in ops.values()) / per,
+        "store_ms": 1000 * sum(t for _, t in ops.values()) / per,
+        "ops": ", ".join(f"{op} {c / per:g}" for op, (c, _) in sorted(ops.items())),
+        "wchar": (io1["wchar"] - io0["wchar"]) / per,
+        "wchar_median": statistics.median(w for _, w in slices),
+        "syscw": (io1["syscw"] - io0["syscw"]) / per,
+        "load": f"{load0:.2f}-{load1:.2f}",
+    }
+
+
+def _sweep_cells(w: dict[str, Any]) -> str:
+    return (
+        f"{w['cpu']:.2f} / {w['cpu_median']:.2f} | {w['sweeps']:.0f} | {w['calls']:.1f} | {w['store_ms']:.2f} "
+        f"| {w['wchar_median']:,.0f} / {w['wchar']:,.0f} | {w['syscw']:.1f}"
+    )
+
+
+async def bench_parked(
+    workdir: Path,
+    sizes: list[int],
+    budget: float,
+    idle: float,
+    max_rss: float,
+    conns: int,
+    gets: int,
+    settle: float,
+    parts: int = 6,
+    hold: float = 0.0,
+    stop_wait: float = 15.0,
+) -> list[str]:
+    rows = [
+        "| parked tasks | create (s) | created/s | idle CPU, % of a core (mean / median) | sweeps "
+        "| store calls / sweep | store time / sweep (ms) | bytes written / sweep (median / mean) "
+        "| write calls / sweep | RSS (MB) | RSS / parked task (KB) "
+        "| tasks/get p50 (ms) | tasks/get p99 (ms) | store files (MB) | load avg (1 min) |",
+        "|" + "---|" * 15,
+    ]
+    notes: list[str] = []
     tokens = [f"tok-{k}" for k in range(10)]
-    with serve(workdir, "parked") as (port, pid):
+    metrics_port = _free_port()
+    stop: dict[str, Any] = {}
+    server = serve(workdir, "parked", "--metrics-port", str(metrics_port), stop=stop, stop_wait=stop_wait)
+    with server as (port, pid):
         await asyncio.sleep(2)
-        rows.append(f"| 0 | - | {await idle_cpu(pid, idle):.2f} | {rss_mb(pid):.0f} | - |")
-        have = 0
+        store_calls(metrics_port)  # the first scrape builds the exporter's state: not in a window
+        quiet = await idle_window(pid, metrics_port, idle, parts)
+        rss0 = rss_mb(pid)
+        rows.append(f"| 0 | - | - | {_sweep_cells(quiet)} | {rss0:.0f} | - | - | - | - | {quiet['load']} |")
+        print(rows[-1], flush=True)
+        notes.append(f"0: {quiet['ops']}")
+        ids: list[tuple[str, str]] = []
         status = ""
         deadline = time.monotonic() + budget
         for size in sizes:
             t0 = time.monotonic()
-            got = await create_parked(port, tokens, size - have, deadline, pid, max_rss)
-            have += sum(len(v) for v in got.values())
-            if got[tokens[0]] and not status:
+            new = await create_parked(port, tokens, size - len(ids), deadline, pid, max_rss, conns)
+            took = time.monotonic() - t0
+            made = sum(len(v) for v in new.values())
+            ids += [(token, task_id) for token, v in new.items() for task_id in v]
+            if ids and not status:
                 conn = await Connection.open(port)
-                sample = await conn.call(request(port, tokens[0], "tasks/get", {"taskId": got[tokens[0]][0]}))
+                sample = await conn.call(request(port, ids[0][0], "tasks/get", {"taskId": ids[0][1]}))
                 conn.close()
                 status = str(sample.get("status"))
-            took = time.monotonic() - t0
-            await asyncio.sleep(3)  # let creation settle
-            cpu = await idle_cpu(pid, idle)
+            await asyncio.sleep(settle)  # let creation's after-effects (WAL checkpoint, closing sockets) pass
+            w = await idle_window(pid, metrics_port, idle, parts)
+            rss = rss_mb(pid)
+            # tasks/get while parked: 200 tasks spread over all those parked, each read with its owner's token.
+            step = max(1, len(ids) // 200)
+            probes = [request(port, t, "tasks/get", {"taskId": i}) for t, i in ids[::step]]
+            await timed(port, probes, 400)  # warm-up
+            got = await timed(port, probes, gets)
             db = sum(p.stat().st_size for p in workdir.glob("parked.db*")) / 1e6
-            rows.append(f"| {have:,} | {took:.0f} | {cpu:.2f} | {rss_mb(pid):.0f} | {db:.1f} |")
+            have = len(ids)
+            rows.append(
+                f"| {have:,} | {took:.0f} | {made / took:,.0f} | {_sweep_cells(w)} | {rss:,.0f} "
+                f"| {1024 * (rss - rss0) / have:.1f} | {got.percentile(0.5):.2f} | {got.percentile(0.99):.2f} "
+                f"| {db:.1f} | {w['load']} |"
+            )
             print(rows[-1], flush=True)
+            notes.append(f"{have:,}: {w['ops']}; tasks/get errors {got.errors}")
             if have < size:
                 rows.append(
-                    f"| (stopped at {have:,}: creation budget {budget:.0f} s or RSS bound {max_rss:.0f} MB) | | | | |"
+                    f"| (stopped at {have:,}: creation budget {budget:.0f} s or RSS bound {max_rss:.0f} MB) |"
+                    + " |" * 14
                 )
                 break
-        rows += ["", f"A sample parked task's status, by tasks/get: `{status}`."]
+        if hold > 0:  # time to point a profiler (py-spy) at the idle server with every task still parked
+            print(f"server pid {pid} holds {len(ids):,} parked tasks for {hold:.0f} s", flush=True)
+            await asyncio.sleep(hold)
+        rows += [
+            "",
+            f"A sample parked task's status, by tasks/get: `{status}`. Idle windows of {idle:.0f} s "
+            f"(medians over {parts} slices), "
+            f"{settle:.0f} s after creation; tasks/get: {gets:,} requests on 8 keep-alive connections over 200 "
+            "parked tasks. Store calls per sweep, by operation:",
+            "",
+            *(f"- {note}" for note in notes),
+        ]
+    rows += ["", f"Stopping the server (SIGTERM) with {len(ids):,} parked: {stopped(workdir / 'parked.db', stop)}"]
     return rows
+
+
+def stopped(db: Path, stop: dict[str, Any]) -> str:
+    """How the stop went, from the store the server left: were its leases released (a clean handover)?"""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        alive = conn.execute("SELECT alive_until_ms FROM instances").fetchall()
+        statuses = dict(conn.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
+    released = bool(alive) and all(until == 0 for (until,) in alive)
+    return (
+        f"it stopped {stop.get('how', '?')} in {stop.get('seconds', float('nan')):.1f} s; leases "
+        f"{'released (alive_until_ms = 0)' if released else 'NOT released: taken over only when the lease runs out'}; "
+        f"tasks by status: {statuses}."
+    )
 
 
 async def open_stream(
@@ -361,7 +521,14 @@ async def main() -> None:
     parser.add_argument("--parked", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--create-budget", type=float, default=180.0, help="seconds to spend creating parked tasks")
     parser.add_argument("--max-rss", type=float, default=8000.0, help="stop creating past this server RSS (MB)")
+    parser.add_argument("--create-conns", type=int, default=32, help="connections creating parked tasks")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of each idle CPU measurement")
+    parser.add_argument("--idle-parts", type=int, default=6, help="slices of each idle window (medians)")
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds between creating and measuring")
+    parser.add_argument(
+        "--stop-wait", type=float, default=15.0, help="SIGKILL the parked server this long after SIGTERM"
+    )
+    parser.add_argument("--hold", type=float, default=0.0, help="keep the parked server up this long at the end")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--ids", type=int, default=1000)
     parser.add_argument("--gets", type=int, default=2000)
@@ -377,7 +544,19 @@ async def main() -> None:
                 "",
                 "### Parked tasks",
                 "",
-                *await bench_parked(workdir, args.parked, args.create_budget, args.idle, args.max_rss),
+                *await bench_parked(
+                    workdir,
+                    args.parked,
+                    args.create_budget,
+                    args.idle,
+                    args.max_rss,
+                    args.create_conns,
+                    args.gets,
+                    args.settle,
+                    args.idle_parts,
+                    args.hold,
+                    args.stop_wait,
+                ),
             ]
         if "listen" in only:
             out += [
