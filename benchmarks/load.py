@@ -31,10 +31,15 @@ class RpcError(Exception):
     """The server answered with a JSON-RPC error (or no JSON-RPC message at all)."""
 
 
-def request_bytes(port: int, method: str, params: dict[str, Any], *, path: str = "/mcp", rid: int = 1) -> bytes:
-    """One complete POST, headers included, as the 2026-07-28 wire wants it (`_meta` envelope, routing headers)."""
+def request_bytes(
+    port: int, method: str, params: dict[str, Any], *, path: str = "/mcp", rid: int = 1, meta: dict[str, Any] = META
+) -> bytes:
+    """One complete POST, headers included, as the 2026-07-28 wire wants it (`_meta` envelope, routing headers).
+
+    `meta` replaces the default envelope: a client declaring more capabilities (elicitation, say).
+    """
     body = json.dumps(
-        {"jsonrpc": "2.0", "id": rid, "method": method, "params": {**params, "_meta": META}}, separators=(",", ":")
+        {"jsonrpc": "2.0", "id": rid, "method": method, "params": {**params, "_meta": meta}}, separators=(",", ":")
     ).encode()
     name = params.get("taskId") if method.startswith("tasks/") else params.get("name")
     headers = [

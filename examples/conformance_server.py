@@ -151,7 +151,7 @@ class Confirmation(BaseModel):
 
 
 @server.tool()
-@tasks.tool(mode="optional")
+@tasks.tool(mode="optional", retry=True)  # replayed, never asked twice (docs/approvals.md)
 async def confirm_delete(filename: str, ctx: Context) -> str:
     """Ask the user to confirm before "deleting" a file (elicitation inside a task)."""
     answer = await ctx.elicit(f"Delete {filename}?", schema=Confirmation)
@@ -166,7 +166,7 @@ class PartialInput(BaseModel):
 
 
 @server.tool()
-@tasks.tool(mode="optional")
+@tasks.tool(mode="optional", retry=True)  # replayed, never asked twice (docs/approvals.md)
 async def multi_input(ctx: Context) -> str:
     """Ask two questions at once; the task waits until both are answered."""
     names: dict[int, str | None] = {}

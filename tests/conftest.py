@@ -66,3 +66,26 @@ def tiny_disk(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _redis_url() -> str:
+    return f"{redis_server.redis_url()}?prefix={redis_server.unique_prefix()}"  # skips when not installed
+
+
+def _postgres_url() -> str:
+    from postgres_server import new_database_url  # the session's PostgreSQL, a database of this test's own
+
+    return new_database_url()
+
+
+#: A store URL per backend, for tests that run server processes on each (a fresh store each test).
+STORE_URLS = {
+    "sqlite": lambda tmp: f"sqlite:///{tmp / 'tasks.db'}",
+    "redis": lambda tmp: _redis_url(),
+    "postgres": lambda tmp: _postgres_url(),
+}
+
+
+@pytest.fixture(params=list(STORE_URLS))
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return STORE_URLS[request.param](tmp_path)

@@ -10,6 +10,9 @@ import pytest
 from offload.store import TaskRecord, TaskStore
 from store_samples import T0, asking, make
 
+#: The owner the runtime parks waiting tasks under: it heartbeats far into the future, so never dies.
+PARKED = "(parked)"
+
 
 class InstanceContract:
     @pytest.mark.anyio
@@ -186,3 +189,50 @@ class InstanceContract:
             for rec in recs:
                 got = await store.get(rec.task_id)
                 assert got is not None and got.owner == owner
+
+    # -- parking: the runtime hands a waiting task to an owner that never dies, and takes it back --
+
+    @pytest.mark.anyio
+    async def test_tasks_of_an_owner_alive_far_into_the_future_are_never_claimed(self, store: TaskStore) -> None:
+        assert await store.heartbeat(PARKED, 2**62) is False
+        parked = [make(owner=PARKED), asking(owner=PARKED)]
+        orphan = make(owner="dead")
+        for rec in (*parked, orphan):
+            await store.create(rec)
+        for at in (T0, T0 + 10**12, 2**61):
+            claimed = await store.claim_orphans(at, "me")
+            assert PARKED not in {rec.owner for rec in claimed}
+            assert not {rec.task_id for rec in claimed} & {rec.task_id for rec in parked}
+        assert sorted(await store.owned(PARKED)) == sorted(rec.task_id for rec in parked)
+        assert await store.owned("me") == [orphan.task_id]
+        for rec in parked:
+            assert await store.get(rec.task_id) == rec  # attempts and all untouched
+        assert await store.heartbeat(PARKED, 2**62) is True  # still alive, never forgotten
+
+    @pytest.mark.anyio
+    async def test_a_parked_task_is_taken_back_by_exactly_one_racer(self, store: TaskStore) -> None:
+        await store.heartbeat(PARKED, 2**62)
+        tasks = [asking(owner=PARKED) for _ in range(10)]
+        for rec in tasks:
+            await store.create(rec)
+        winners: dict[str, list[str]] = {rec.task_id: [] for rec in tasks}
+
+        async def take(task_id: str, me: str) -> None:
+            got = await store.update(task_id, {"owner": me}, owner=PARKED)
+            if got is not None:
+                assert got.owner == me
+                winners[task_id].append(me)
+
+        async with anyio.create_task_group() as tg:
+            for rec in tasks:
+                for i in range(3):
+                    tg.start_soon(take, rec.task_id, f"instance-{i}")
+
+        for rec in tasks:
+            assert len(winners[rec.task_id]) == 1, winners[rec.task_id]
+            got = await store.get(rec.task_id)
+            assert got is not None and got.owner == winners[rec.task_id][0]
+            assert got.attempts == rec.attempts and got.input_requests == rec.input_requests
+        assert await store.owned(PARKED) == []
+        taken = [tid for i in range(3) for tid in await store.owned(f"instance-{i}")]
+        assert sorted(taken) == sorted(winners)

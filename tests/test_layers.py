@@ -14,7 +14,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "offload"
-RANK = {"_backoff": 0, "protocol": 0, "store": 1, "observe": 1.5, "runtime": 2, "server": 3, "client": 3, "agent": 4}
+RANK = {
+    "_backoff": 0,
+    "_callbacks": 0,
+    "protocol": 0,
+    "store": 1,
+    "observe": 1.5,
+    "runtime": 2,
+    "server": 3,
+    "client": 3,
+    "agent": 4,
+}
 # entry points (cli, demo, gateway, ...) may import anything below them; the package root re-exports lazily
 #: The one module allowed to touch the SDK's private attributes (see its docstring).
 SDK_BRIDGE = PACKAGE / "server" / "bridge.py"

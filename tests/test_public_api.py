@@ -23,6 +23,7 @@ PUBLIC = {
         "Tasks",
         "__version__",
         "open_store",
+        "step",
     ],
     "offload.server": ["Tasks"],
     "offload.runtime": [
@@ -34,6 +35,7 @@ PUBLIC = {
         "TaskPolicy",
         "TaskRuntime",
         "new_task_id",
+        "step",
     ],
 }
 

@@ -28,6 +28,7 @@ _EXPORTS = {
     "open_store": "offload.store",
     "TaskStore": "offload.store",
     "TaskStatus": "offload.protocol",
+    "step": "offload.runtime",
 }
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Tasks",
     "__version__",
     "open_store",
+    "step",
 ]
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from offload.protocol import TaskStatus as TaskStatus
     from offload.runtime import TaskMode as TaskMode
     from offload.runtime import TaskPolicy as TaskPolicy
+    from offload.runtime import step as step
     from offload.server import Tasks as Tasks
     from offload.store import TaskStore as TaskStore
     from offload.store import open_store as open_store

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,27 +22,6 @@ from rrproxy import RoundRobinProxy
 
 KINDS = {"quick": 50, "slow": 40, "redo": 40, "ask": 30, "hold": 30}
 LOST = "worker lost"
-
-
-def _redis() -> str:
-    from redis_server import redis_url, unique_prefix  # the session's redis-server; skips when not installed
-
-    return f"{redis_url()}?prefix={unique_prefix()}"
-
-
-def _postgres() -> str:
-    from postgres_server import new_database_url  # the session's PostgreSQL, a database of this test's own
-
-    return new_database_url()
-
-
-def _stores(tmp_path: Path) -> dict[str, Callable[[], str]]:
-    return {"sqlite": lambda: f"sqlite:///{tmp_path / 'cluster.db'}", "redis": _redis, "postgres": _postgres}
-
-
-@pytest.fixture(params=["sqlite", "redis", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return _stores(tmp_path)[request.param]()
 
 
 class Cluster:

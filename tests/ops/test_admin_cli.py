@@ -4,7 +4,6 @@ stops a tool running in a real `offload serve` process."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -15,30 +14,6 @@ from offload.cli import main
 from offload.store import TaskRecord, now_ms, open_store
 
 OPS_SERVER = str(Path(__file__).parent / "ops_server.py")
-
-
-def _redis() -> str:
-    from redis_server import redis_url, unique_prefix  # the session's redis-server; skips when not installed
-
-    return f"{redis_url()}?prefix={unique_prefix()}"
-
-
-def _postgres() -> str:
-    from postgres_server import new_database_url  # the session's PostgreSQL, a database of this test's own
-
-    return new_database_url()
-
-
-URLS: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda tmp: f"sqlite:///{tmp / 'ops.db'}",
-    "redis": lambda tmp: _redis(),
-    "postgres": lambda tmp: _postgres(),
-}
-
-
-@pytest.fixture(params=list(URLS))
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return URLS[request.param](tmp_path)
 
 
 def seed(url: str, records: list[TaskRecord]) -> None:

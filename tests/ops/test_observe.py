@@ -193,8 +193,22 @@ async def test_instrumented_store_times_every_call(reader: InMemoryMetricReader,
     assert (await store.get("s1")) is not None
     assert (await store.update("s1", {"status_message": "half"})) is not None
     assert (await store.list_tasks())[0][0].task_id == "s1"
+    await store.create(TaskRecord("s2", "alpha", owner="me", status="input_required", input_requests={"k": {}}))
+    assert await store.answer("s2", {"k": 1}, hold=False) == {"k": 1}
+    assert await store.answered_tasks("me") == []  # `hold` reached the backend
+    assert await store.record("s2", "step", {"v": 1}, owner="me") is True
+    assert await store.journal("s2") == {"k": {"answer": 1}, "step": {"v": 1}}
     counts = {a["op"]: v[0] for a, v in points(reader)["offload.store.duration"]}
-    assert counts == {"create": 2, "get": 1, "update": 1, "list_tasks": 1}
+    assert counts == {
+        "create": 3,
+        "get": 1,
+        "update": 1,
+        "list_tasks": 1,
+        "answer": 1,
+        "answered_tasks": 1,
+        "record": 1,
+        "journal": 1,
+    }
     assert {a["backend"] for a, _ in points(reader)["offload.store.duration"]} == {"sqlite"}
     assert "offload.store.errors" not in points(reader)
     await sqlite.close()  # the store goes away under the runtime

@@ -9,7 +9,7 @@ import pytest
 
 from offload.protocol.links import parse_blob_uri
 from offload.runtime import TaskDispatch, TaskPolicy, TaskRuntime
-from offload.runtime.engine import EXPIRED_GRACE_MS
+from offload.runtime.lifecycle import EXPIRED_GRACE_MS
 from offload.store import MemoryStore, TaskRecord, now_ms
 from offload.store.blobs import BlobIndex, BlobStore
 

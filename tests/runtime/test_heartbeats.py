@@ -118,3 +118,32 @@ async def test_a_restart_with_the_same_id_hands_back_what_the_earlier_process_le
         assert got is not None and got.owner is None
         [claimed] = await store.claim_orphans(now_ms(), "worker")
         assert claimed.task_id == "left-behind" and claimed.attempts == 2
+
+
+class SlowHousekeepingStore(MemoryStore):
+    """A store whose housekeeping calls take 1 s once `slow` is set (a big takeover, a slow query)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow = False
+
+    async def answered_tasks(self, owner: str) -> list[str]:
+        if self.slow:
+            await anyio.sleep(1.0)
+        return await super().answered_tasks(owner)
+
+
+@pytest.mark.anyio
+async def test_a_slow_housekeeping_pass_never_makes_a_live_instance_look_dead() -> None:
+    store = SlowHousekeepingStore()
+    runtime = TaskRuntime(store, lease_s=0.3, sweep_interval_s=0.05)
+    async with runtime.running():
+        [ex] = await _start_parked(runtime, 1)
+        store.slow = True  # every sweep now takes over 1 s: three leases
+        deadline = anyio.current_time() + 2.5
+        while anyio.current_time() < deadline:
+            # Another instance looking for orphans all along finds none: the heartbeat kept beating.
+            assert await store.claim_orphans(now_ms(), "peer") == []
+            await anyio.sleep(0.05)
+        store.slow = False
+        assert not ex.settled and (await store.get(ex.task_id)).owner == runtime.instance_id  # type: ignore[union-attr]

@@ -121,7 +121,7 @@ async def test_input_parks_the_task_and_an_answer_resumes_it() -> None:
         parked = await until(store, ex.task_id, "input_required")
         [(key, request)] = parked.input_requests.items()
         assert request == {"method": "elicitation/create", "params": {"message": "Ship?", "requestedSchema": {}}}
-        assert key == "elicitation-1.1"
+        assert key == "elicitation-1"
         await runtime.answer(parked, {"unknown-key": {"action": "decline"}})  # ignored
         assert (await store.get(ex.task_id)).status == "input_required"  # type: ignore[union-attr]
         await runtime.answer(parked, {key: {"action": "accept"}})

@@ -7,22 +7,16 @@ the file `path` to exist, so a test decides when it ends; nothing depends on tim
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import anyio
+from fixture_tools import ask_name, confirm_first, raises_rpc_error, register, tool_error, wait_for_file
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.shared.exceptions import MCPError
-from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
 from pydantic import BaseModel
 
 from offload import Tasks
 
 tasks = Tasks("memory://", poll_interval_ms=200, ttl_ms=600_000, input_timeout_s=300.0, sweep_interval_s=0.2)
 server = MCPServer("offload-cli-test", extensions=[tasks], lifespan=tasks.lifespan)
-
-
-class Name(BaseModel):
-    name: str
 
 
 @server.tool()
@@ -45,45 +39,14 @@ async def slow(steps: int, ctx: Context) -> str:
 @tasks.tool(mode="required")
 async def gated(path: str, ctx: Context) -> str:
     await ctx.report_progress(0, 1, message="waiting for the gate")
-    with anyio.fail_after(300):
-        while not Path(path).exists():
-            await anyio.sleep(0.02)
+    await wait_for_file(path, 300)
     return "gate opened"
 
 
-@server.tool()
-@tasks.tool(mode="required")
-async def ask_name(ctx: Context) -> str:
-    r = await ctx.elicit("Please enter your name.", Name)
-    return f"Hello, {r.data.name}!" if r.action == "accept" else f"no name ({r.action})"
-
-
-@server.tool()
-@tasks.tool(mode="required")
-async def fail() -> str:
-    await anyio.sleep(0.05)
-    raise MCPError(code=-32050, message="the deploy target refused the release")
-
-
-@server.tool()
-@tasks.tool(mode="required")
-async def broken() -> str:
-    await anyio.sleep(0.05)
-    raise ValueError("the widget is broken")
-
-
-@server.tool()
-@tasks.tool(mode="required")
-async def confirm_first(ctx: Context) -> InputRequiredResult | str:
-    """Asks before it becomes a task (an MRTR round on tools/call itself)."""
-    answer = (ctx.input_responses or {}).get("confirm")
-    if answer is None:
-        schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
-        ask = ElicitRequest(params=ElicitRequestFormParams(message="Really do it?", requested_schema=schema))
-        return InputRequiredResult(input_requests={"confirm": ask})
-    await anyio.sleep(0.05)
-    content = getattr(answer, "content", None) or {}
-    return f"confirmed ok={content.get('ok')}"
+register(server, tasks, ask_name, mode="required")
+register(server, tasks, raises_rpc_error("the deploy target refused the release"), mode="required", name="fail")
+register(server, tasks, tool_error, mode="required", name="broken")
+register(server, tasks, confirm_first, mode="required")
 
 
 class Approval(BaseModel):

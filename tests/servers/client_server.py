@@ -7,10 +7,10 @@ from collections import Counter
 from typing import Any
 
 import anyio
+from fixture_tools import ask_twice, raises_rpc_error, register
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -49,22 +49,5 @@ async def sleepy(seconds: float, ctx: Context) -> str:
     return f"slept {seconds}"
 
 
-class Name(BaseModel):
-    name: str
-
-
-@server.tool()
-@tasks.tool(mode="optional")
-async def ask_twice(ctx: Context) -> str:
-    first = await ctx.elicit("First name?", Name)
-    second = await ctx.elicit("Last name?", Name)
-    if first.action != "accept" or second.action != "accept":
-        return "declined"
-    return f"{first.data.name} {second.data.name}"
-
-
-@server.tool()
-@tasks.tool(mode="optional")
-async def explode() -> str:
-    await anyio.sleep(0.1)
-    raise MCPError(code=-32050, message="the pipeline exploded")
+register(server, tasks, ask_twice, mode="optional")
+register(server, tasks, raises_rpc_error("the pipeline exploded", delay_s=0.1), mode="optional", name="explode")

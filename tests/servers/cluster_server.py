@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 
 import anyio
+from fixture_tools import register
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
@@ -22,42 +24,30 @@ def _ran(tool: str, tag: str, phase: str = "start") -> None:
         log.write(f"{os.getpid()} {tool} {tag} {phase}\n")
 
 
-@server.tool()
-@tasks.tool(mode="optional")
-async def quick(tag: str) -> str:
-    _ran("quick", tag)
-    await anyio.sleep(0.05)
-    _ran("quick", tag, "end")
-    return f"quick {tag}"
+def _timed(name: str, seconds: float) -> Callable[[str], Awaitable[str]]:
+    """A tool that logs its start, takes `seconds`, logs its end and answers "<name> <tag>"."""
+
+    async def tool(tag: str) -> str:
+        _ran(name, tag)
+        await anyio.sleep(seconds)
+        _ran(name, tag, "end")
+        return f"{name} {tag}"
+
+    return tool
 
 
-@server.tool()
-@tasks.tool(mode="optional")
-async def slow(tag: str) -> str:
-    """Not safe to retry: if its instance dies, the task must end failed, never run twice."""
-    _ran("slow", tag)
-    await anyio.sleep(SLOW_S)
-    _ran("slow", tag, "end")
-    return f"slow {tag}"
-
-
-@server.tool()
-@tasks.tool(mode="optional", retry=True)
-async def redo(tag: str) -> str:
-    """Safe to retry: if its instance dies, another one runs it again."""
-    _ran("redo", tag)
-    await anyio.sleep(SLOW_S)
-    _ran("redo", tag, "end")
-    return f"redo {tag}"
-
-
-@server.tool()
-@tasks.tool(mode="optional")
-async def hold(tag: str) -> str:
-    """Runs until cancelled (or its instance dies)."""
-    _ran("hold", tag)
-    await anyio.sleep(600)
-    return f"hold {tag}"
+for name, seconds, policy in (
+    ("quick", 0.05, {}),
+    # Not safe to retry: if its instance dies, the task must end failed, never run twice.
+    ("slow", SLOW_S, {}),
+    # Safe to retry: if its instance dies, another one runs it again.
+    ("redo", SLOW_S, {"retry": True}),
+    # Runs until cancelled (or its instance dies).
+    ("hold", 600, {}),
+    # Inline for 2 s (twice the 1 s lease) before it becomes a task: promotion must not be late.
+    ("auto_long", 3.0, {"mode": "auto", "budget_s": 2.0}),
+):
+    register(server, tasks, _timed(name, seconds), **{"mode": "optional", "name": name, **policy})
 
 
 class Answer(BaseModel):
@@ -71,13 +61,3 @@ async def ask(tag: str, ctx: Context) -> str:
     answer = await ctx.elicit(f"word for {tag}?", Answer)
     _ran("ask", tag, "end")
     return f"ask {tag} {answer.data.word if answer.action == 'accept' else answer.action}"
-
-
-@server.tool()
-@tasks.tool(mode="auto", budget_s=2.0)
-async def auto_long(tag: str) -> str:
-    """Inline for 2 s (twice the 1 s lease) before it becomes a task: promotion must not be late."""
-    _ran("auto_long", tag)
-    await anyio.sleep(3.0)
-    _ran("auto_long", tag, "end")
-    return f"auto_long {tag}"

@@ -7,28 +7,15 @@ it again from the start, and that second run finishes at once.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import anyio
+from fixture_tools import count_start, quick, register
 from mcp.server.mcpserver import MCPServer
 
 from offload import Tasks
 
 tasks = Tasks("memory://", lease_s=1.0, sweep_interval_s=0.2, poll_interval_ms=100)
 server = MCPServer("offload-durable", extensions=[tasks], lifespan=tasks.lifespan)
-
-
-def count_start(path: str) -> int:
-    starts = Path(path + ".starts")
-    n = int(starts.read_text()) + 1 if starts.exists() else 1
-    starts.write_text(str(n))
-    return n
-
-
-@server.tool()
-@tasks.tool(mode="required")
-async def quick(x: int) -> str:
-    return f"quick:{x}"
+register(server, tasks, quick, mode="required")
 
 
 @server.tool()

@@ -11,9 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+from fixture_tools import (
+    Name,
+    ask_confirm,
+    ask_name,
+    ask_twice,
+    confirm_first,
+    count_start,
+    raises_rpc_error,
+    register,
+    tool_error,
+    wait_for_file,
+)
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult, SamplingMessage, TextContent
+from mcp_types import InputRequiredResult, SamplingMessage, TextContent
 from pydantic import BaseModel
 
 from offload import Tasks
@@ -30,25 +42,6 @@ tasks = Tasks(
     max_update_bytes=4096,
 )
 server = MCPServer("offload-e2e", extensions=[tasks], lifespan=tasks.lifespan)
-
-GATE_TIMEOUT_S = 30.0
-
-
-def count_start(path: str) -> int:
-    starts = Path(path + ".starts")
-    n = int(starts.read_text()) + 1 if starts.exists() else 1
-    starts.write_text(str(n))
-    return n
-
-
-async def wait_for_file(path: str) -> None:
-    with anyio.fail_after(GATE_TIMEOUT_S):
-        while not Path(path).exists():
-            await anyio.sleep(0.02)
-
-
-class Name(BaseModel):
-    name: str
 
 
 class Color(BaseModel):
@@ -90,39 +83,15 @@ async def auto_tool(path: str, gated: bool) -> str:
 
 # -- MRTR before the task --
 
-
-@server.tool()
-@tasks.tool(mode="required")
-async def confirm_first(ctx: Context) -> InputRequiredResult | str:
-    answer = (ctx.input_responses or {}).get("confirm")
-    if answer is None:
-        ask = ElicitRequest(
-            params=ElicitRequestFormParams(
-                message="Really do it?",
-                requested_schema={"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
-            )
-        )
-        return InputRequiredResult(input_requests={"confirm": ask})
-    await anyio.sleep(0.05)
-    content = getattr(answer, "content", None) or {}
-    return f"confirmed ok={content.get('ok')}"
+register(server, tasks, confirm_first, mode="required")
 
 
 # -- results, errors, progress, policy fields --
 
-
-@server.tool()
-@tasks.tool(mode="required")
-async def tool_error() -> str:
-    await anyio.sleep(0.05)
-    raise ValueError("the widget is broken")
+register(server, tasks, tool_error, mode="required")
 
 
-@server.tool()
-@tasks.tool(mode="required")
-async def rpc_error() -> str:
-    await anyio.sleep(0.05)
-    raise MCPError(code=-32050, message="upstream API rate limit exceeded")
+register(server, tasks, raises_rpc_error("upstream API rate limit exceeded"), mode="required", name="rpc_error")
 
 
 @server.tool()
@@ -168,12 +137,7 @@ async def gated(path: str) -> str:
 
 # -- input mid-task --
 
-
-@server.tool()
-@tasks.tool(mode="required")
-async def ask_name(ctx: Context) -> str:
-    r = await ctx.elicit("Please enter your name.", Name)
-    return f"Hello, {r.data.name}!" if r.action == "accept" else f"no name ({r.action})"
+register(server, tasks, ask_name, mode="required")
 
 
 @server.tool()
@@ -196,13 +160,7 @@ async def ask_two(ctx: Context) -> str:
     return f"{out['name']} likes {out['color']}"
 
 
-@server.tool()
-@tasks.tool(mode="required")
-async def ask_twice(ctx: Context) -> str:
-    """Asks one question, then another after the first is answered."""
-    first = await ctx.elicit("First name?", Name)
-    second = await ctx.elicit("Second name?", Name)
-    return f"{first.data.name} & {second.data.name}"
+register(server, tasks, ask_twice, mode="required")
 
 
 @server.tool()
@@ -217,13 +175,7 @@ async def impatient(ctx: Context) -> str:
 def confirm_first_sync(ctx: Context) -> InputRequiredResult | str:
     """The same MRTR flow from a plain `def` tool (the SDK runs it in a worker thread)."""
     if (ctx.input_responses or {}).get("confirm") is None:
-        ask = ElicitRequest(
-            params=ElicitRequestFormParams(
-                message="Really do it?",
-                requested_schema={"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
-            )
-        )
-        return InputRequiredResult(input_requests={"confirm": ask})
+        return ask_confirm()
     return "confirmed"
 
 

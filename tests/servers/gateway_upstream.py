@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import anyio
+from fixture_tools import quick, wait_for_file
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.runner import serve_loop
 from mcp.server.stdio import stdio_server
@@ -30,12 +31,7 @@ LEGACY = "--legacy" in sys.argv
 GATE_TIMEOUT_S = 60.0
 
 server = MCPServer("gateway-upstream", version="1.0")
-
-
-async def wait_for_file(path: str) -> None:
-    with anyio.fail_after(GATE_TIMEOUT_S):
-        while not Path(path).exists():
-            await anyio.sleep(0.02)
+server.tool()(quick)
 
 
 def mark(marker: str, what: str, text: str = "") -> None:
@@ -45,12 +41,6 @@ def mark(marker: str, what: str, text: str = "") -> None:
 class Approval(BaseModel):
     approve: bool
     note: str = ""
-
-
-@server.tool()
-async def quick(x: int) -> str:
-    """Answers at once."""
-    return f"quick:{x}"
 
 
 @server.tool()
@@ -67,7 +57,7 @@ async def slow(steps: int, marker: str, ctx: Context) -> str:
     mark(marker, "started")
     for i in range(1, steps + 1):
         await ctx.report_progress(i - 1, steps, f"step {i}/{steps}")
-        await wait_for_file(f"{marker}.go{i}")
+        await wait_for_file(f"{marker}.go{i}", GATE_TIMEOUT_S)
     return f"slow done after {steps} steps"
 
 
@@ -86,7 +76,7 @@ async def approve(change: str, marker: str, ctx: Context) -> InputRequiredResult
         answer = (ctx.input_responses or {}).get("approval")
         if answer is None:
             mark(marker, "started")
-            await wait_for_file(f"{marker}.go")
+            await wait_for_file(f"{marker}.go", GATE_TIMEOUT_S)
             schema = Approval.model_json_schema()
             ask = ElicitRequest(params=ElicitRequestFormParams(message=f"Approve {change}?", requested_schema=schema))
             return InputRequiredResult(input_requests={"approval": ask})
@@ -96,7 +86,7 @@ async def approve(change: str, marker: str, ctx: Context) -> InputRequiredResult
             return f"{change}: {action}"
         return f"{change}: {'approved' if content.get('approve') else 'rejected'} ({content.get('note', '')})"
     mark(marker, "started")
-    await wait_for_file(f"{marker}.go")
+    await wait_for_file(f"{marker}.go", GATE_TIMEOUT_S)
     result = await ctx.elicit(f"Approve {change}?", Approval)
     if result.action != "accept":
         return f"{change}: {result.action}"
@@ -120,7 +110,7 @@ async def hang(marker: str) -> str:
 async def crash(marker: str) -> str:
     """Exits the whole process (as a crash would) once `marker.go` exists."""
     mark(marker, "started")
-    await wait_for_file(f"{marker}.go")
+    await wait_for_file(f"{marker}.go", GATE_TIMEOUT_S)
     os._exit(3)
 
 

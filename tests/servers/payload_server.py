@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any, ClassVar
 
 import anyio
-from mcp.server.auth.provider import AccessToken
-from mcp.server.auth.settings import AuthSettings
+from fixture_tools import bearer_auth
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ImageContent, TextContent
 
@@ -27,24 +25,8 @@ tasks = Tasks(
     sweep_interval_s=0.2,
 )
 
-
-class Verifier:
-    TOKENS: ClassVar[dict[str, str]] = {"alice-token": "alice", "bob-token": "bob"}
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        who = self.TOKENS.get(token)
-        return AccessToken(token=token, client_id=who, scopes=[], subject=who) if who else None
-
-
 PORT = os.environ.get("OFFLOAD_TEST_PORT")
-auth: dict[str, Any] = (
-    {
-        "token_verifier": Verifier(),
-        "auth": AuthSettings(issuer_url="http://127.0.0.1:9/", resource_server_url=f"http://127.0.0.1:{PORT}/mcp"),
-    }
-    if PORT
-    else {}
-)
+auth = bearer_auth(PORT) if PORT else {}
 server = MCPServer("offload-payload", extensions=[tasks], lifespan=tasks.lifespan, **auth)
 
 

@@ -80,7 +80,14 @@ async def test_schema_is_created_recorded_and_kept_across_reopens(
     finally:
         await store.close()
         await store.close()
-    tables = {"offload_schema", "offload_tasks", "offload_instances", "offload_blobs", "offload_durations"}
+    tables = {
+        "offload_schema",
+        "offload_tasks",
+        "offload_instances",
+        "offload_blobs",
+        "offload_durations",
+        "offload_journal",
+    }
     assert await _tables(admin) == tables
     assert await _versions(admin) == list(range(1, SCHEMA_VERSION + 1))
     indexes = {row["indexname"] for row in await admin.fetch("SELECT indexname FROM pg_indexes")}
@@ -452,6 +459,40 @@ async def test_a_version_1_database_turns_leases_into_instances(
         claimed = await store.claim_orphans(T0, "new")
         assert sorted((r.task_id, r.attempts) for r in claimed) == [("b1", 2), ("queued", 1)]
         assert sorted(r.task_id for r in await store.claim_orphans(T0 + 9_001, "new")) == ["a1", "a2"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_version_4_database_gains_a_journal_that_goes_with_its_tasks(
+    url: str, admin: asyncpg.Connection[asyncpg.Record]
+) -> None:
+    """v5 adds the journal table; tasks written before it get an empty journal, then a full one."""
+    await admin.execute("CREATE TABLE offload_schema (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)")
+    for step in range(1, 5):
+        for stmt in pg._MIGRATIONS[step]:
+            await admin.execute(stmt)
+        await admin.execute("INSERT INTO offload_schema VALUES ($1, 0)", step)
+    await admin.execute(
+        "INSERT INTO offload_tasks (task_id, tool, status, created_ms, updated_ms, expires_ms, ttl_ms, owner, "
+        "input_requests) VALUES ('old', 't', 'input_required', $1, $1, $2, 10, 'me', $3::jsonb)",
+        T0,
+        T0 + 10,
+        '{"k": {"method": "elicitation/create", "params": {"message": "?"}}}',
+    )
+    store = PostgresStore(url)
+    await store.open()
+    try:
+        assert await _versions(admin) == list(range(1, SCHEMA_VERSION + 1))
+        assert await store.journal("old") == {}
+        assert await store.answer("old", {"k": {"action": "accept"}}) == {"k": {"action": "accept"}}
+        assert await store.record("old", "step", {"v": 1}, owner="me") is True
+        assert await store.journal("old") == {
+            "k": {"method": "elicitation/create", "params": {"message": "?"}, "answer": {"action": "accept"}},
+            "step": {"v": 1},
+        }
+        assert await store.purge_expired(T0 + 10) == 1
+        assert await admin.fetchval("SELECT count(*) FROM offload_journal") == 0
     finally:
         await store.close()
 

@@ -262,6 +262,7 @@ async def test_keys_stay_under_the_prefix_and_indexes_empty_when_tasks_go(prefix
         await store.create(sample_record("a", created_ms=T0, ttl_ms=10))
         await store.create(sample_record("b", created_ms=T0, ttl_ms=10, status="working", input_requests={}))
         await store.answer("a", {"elicitation-1.1": 1})
+        assert await store.record("b", "step", {"v": 1}, owner="instance-a") is True
         await store.update("b", {"status": "failed", "error": {"code": 1, "message": "m"}})
         await store.create(sample_record("q", created_ms=T0, ttl_ms=10, owner=None))
         assert set(await admin.keys(f"{prefix}*")) == {
@@ -269,6 +270,8 @@ async def test_keys_stay_under_the_prefix_and_indexes_empty_when_tasks_go(prefix
             f"{prefix}task:a",
             f"{prefix}task:b",
             f"{prefix}task:q",
+            f"{prefix}journal:a",
+            f"{prefix}journal:b",
             f"{prefix}expires",
             f"{prefix}answered",
             f"{prefix}instances",
@@ -360,7 +363,7 @@ async def test_a_layout_1_store_turns_leases_into_instances(prefix: str) -> None
                 await admin.zadd(f"{prefix}leases", {tid: lease})
             await admin.hset(f"{prefix}task:{tid}", mapping=fields)
         async with opened(prefix) as store:
-            assert await admin.get(f"{prefix}schema") == "2"
+            assert await admin.get(f"{prefix}schema") == str(SCHEMA_VERSION) == "3"
             assert await admin.exists(f"{prefix}leases") == 0
             assert await admin.zrange(f"{prefix}instances", 0, -1, withscores=True) == [
                 ("b", T0 - 1),
@@ -371,6 +374,22 @@ async def test_a_layout_1_store_turns_leases_into_instances(prefix: str) -> None
             assert sorted((r.task_id, r.attempts) for r in claimed) == [("b1", 2), ("queued", 2)]
             assert sorted(r.task_id for r in await store.claim_orphans(T0 + 9_001, "new")) == ["a1", "a2"]
             assert "lease_ms" not in await admin.hgetall(f"{prefix}task:a1")
+
+
+@pytest.mark.anyio
+async def test_a_layout_2_store_is_marked_3_and_its_tasks_gain_a_journal(prefix: str) -> None:
+    """Layout 3 only adds the journal hashes: a layout 2 store's tasks carry on, with an empty journal."""
+    async with opened(prefix) as store:
+        await store.create(sample_record("old", owner="me"))
+    async with raw() as admin:
+        await admin.set(f"{prefix}schema", "2")
+        async with opened(prefix) as store:
+            assert await admin.get(f"{prefix}schema") == "3"
+            assert await store.journal("old") == {}
+            assert await store.answer("old", {"elicitation-1.1": "Ada"}) == {"elicitation-1.1": "Ada"}
+            assert await store.journal("old") == {
+                "elicitation-1.1": {"method": "elicitation/create", "params": {"message": "name?"}, "answer": "Ada"}
+            }
 
 
 @pytest.mark.anyio

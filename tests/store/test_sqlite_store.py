@@ -328,11 +328,45 @@ async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     await store.open()
     try:
-        assert _user_version(path) == SCHEMA_VERSION == 5
+        assert _user_version(path) == SCHEMA_VERSION == 6
         old = await store.get("old")
         assert old is not None and old.status == "input_required"
         assert await store.answer("old", {"k": {"action": "accept"}}) == {"k": {"action": "accept"}}
         assert await store.take_answers("old") == {"k": {"action": "accept"}}  # the v2 column works
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_version_5_file_gains_a_journal_that_goes_with_its_tasks(tmp_path: Path) -> None:
+    """v6 adds the journal table; tasks written before it get an empty journal, then a full one."""
+    from offload.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "v5.db"
+    with sqlite3.connect(path) as db:
+        for step in range(1, 6):
+            for stmt in _MIGRATIONS[step]:
+                db.execute(stmt)
+        db.execute("PRAGMA user_version=5")
+        db.execute(
+            "INSERT INTO tasks (task_id, tool, status, created_ms, updated_ms, ttl_ms, expires_ms, owner, "
+            "input_requests) VALUES ('old', 't', 'input_required', ?, ?, 10, ?, 'me', ?)",
+            (T0, T0, T0 + 10, '{"k":{"method":"elicitation/create","params":{"message":"?"}}}'),
+        )
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert _user_version(path) == SCHEMA_VERSION
+        assert await store.journal("old") == {}
+        assert await store.answer("old", {"k": {"action": "accept"}}) == {"k": {"action": "accept"}}
+        assert await store.record("old", "step", {"v": 1}, owner="me") is True
+        assert await store.journal("old") == {
+            "k": {"method": "elicitation/create", "params": {"message": "?"}, "answer": {"action": "accept"}},
+            "step": {"v": 1},
+        }
+        assert await store.purge_expired(T0 + 10) == 1
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT count(*) FROM task_journal").fetchone()[0] == 0
     finally:
         await store.close()
 

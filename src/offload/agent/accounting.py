@@ -25,13 +25,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from offload.client import TaskClient, WireClient
+from offload.client import Reply, TaskClient, WireClient
 
 __all__ = [
     "TOKEN_METHOD",
     "ContextReport",
     "Window",
     "approx_tokens",
+    "call_blocking",
     "compact",
     "measure_context",
     "window_size",
@@ -102,6 +103,17 @@ class ContextReport:
         ]
 
 
+async def call_blocking(
+    url: str, params: dict[str, Any], *, token: str | None, timeout_s: float, meta: dict[str, Any] | None = None
+) -> tuple[Reply, float]:
+    """`tools/call` as a client without the tasks extension makes it, and the seconds until its whole
+    answer arrived: the baseline that each measurement here compares a task with."""
+    t0 = time.monotonic()
+    async with WireClient(url, tasks=False, token=token, timeout=timeout_s) as wire:
+        reply = await wire.call("tools/call", params, meta=meta)
+    return reply, time.monotonic() - t0
+
+
 async def measure_context(
     url: str,
     tool: str,
@@ -124,10 +136,7 @@ async def measure_context(
     def opt_in() -> dict[str, Any]:
         return {"progressToken": f"offload-{secrets.token_hex(4)}", LOG_LEVEL_KEY: log_level}
 
-    t0 = time.monotonic()
-    async with WireClient(url, tasks=False, token=token, timeout=timeout_s) as wire:
-        blocking = await wire.call("tools/call", params, meta=opt_in())
-    blocking_seconds = time.monotonic() - t0
+    blocking, blocking_seconds = await call_blocking(url, params, token=token, timeout_s=timeout_s, meta=opt_in())
     b_bytes, b_tokens = window_size([*blocking.notifications, blocking.result])
     methods = [n.get("method") for n in blocking.notifications]
 

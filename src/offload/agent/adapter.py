@@ -9,8 +9,9 @@ model started ended or needs input, and nothing otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
@@ -103,6 +104,26 @@ def result_text(result: CallToolResult) -> str:
 
 def _text_result(text: str) -> CallToolResult:
     return CallToolResult(content=[types.TextContent(text=text)], is_error=text.startswith("error:"))
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _error_line(
+    method: Callable[Concatenate[TaskToolAdapter, _P], Awaitable[_R]],
+) -> Callable[Concatenate[TaskToolAdapter, _P], Awaitable[_R | str]]:
+    """A task tool whose task cannot be reached (transport, protocol) answers one `error:` line, which
+    the model can act on, instead of raising out of the tool loop."""
+
+    @functools.wraps(method)
+    async def answer(self: TaskToolAdapter, /, *args: _P.args, **kwargs: _P.kwargs) -> _R | str:
+        try:
+            return await method(self, *args, **kwargs)
+        except (TaskError, TransportProblem) as exc:
+            return _one_line(f"error: {exc}")
+
+    return answer
 
 
 class TaskToolAdapter:
@@ -269,6 +290,7 @@ class TaskToolAdapter:
         outcome = await self.task_outcome(task_id)
         return result_text(outcome) if isinstance(outcome, CallToolResult) else outcome
 
+    @_error_line
     async def task_outcome(self, task_id: str) -> CallToolResult | str:
         """Wait for the task: its result, or one line when it ended otherwise or needs an answer."""
         handle = self._handle(task_id)
@@ -289,20 +311,16 @@ class TaskToolAdapter:
         except InputUnhandled as exc:
             task = handle.last or {}
             line = self._needs_input(task_id, task) or _one_line(f"{label} is waiting for input: {exc}")
-        except (TaskError, TransportProblem) as exc:
-            return _one_line(f"error: {exc}")
         if handle.last is not None:
             self.watch.told(task_id, handle.last, handle.answered)
         return result if line is None else line
 
+    @_error_line
     async def task_status(self, task_id: str) -> str:
         """One line: the task's status and statusMessage, or its questions, without waiting."""
         label = self._label(task_id)
         handle = self._handle(task_id)
-        try:
-            task = await handle.status()
-        except (TaskError, TransportProblem) as exc:
-            return _one_line(f"error: {exc}")
+        task = await handle.status()
         self.watch.told(task_id, task, handle.answered)
         asking = self._needs_input(task_id, task)
         if asking is not None:
@@ -314,14 +332,12 @@ class TaskToolAdapter:
             line += "; call task_result to get the outcome"
         return _one_line(line)
 
+    @_error_line
     async def task_answer(self, task_id: str, key: str, answer: Any) -> str:
         """Check `answer` against the question under `key`, then send it with `tasks/update`; one line."""
         label = self._label(task_id)
         handle = self._handle(task_id)
-        try:
-            task = await handle.status()
-        except (TaskError, TransportProblem) as exc:
-            return _one_line(f"error: {exc}")
+        task = await handle.status()
         status = str(task["status"])
         if status in TERMINAL:
             return f"error: {label} is already {status}; there is nothing to answer"
@@ -339,22 +355,17 @@ class TaskToolAdapter:
                 f"error: answer not sent: {'; '.join(problems)}. The question: {describe_question(key, request)}; "
                 f"{answer_hint(request)}"
             )
-        try:
-            await handle.answer({key: full})
-        except (TaskError, TransportProblem) as exc:
-            return _one_line(f"error: {exc}")
+        await handle.answer({key: full})
         rest = {k: v for k, v in pending.items() if k != key}
         self.watch.told(task_id, task, handle.answered)
         if rest:
             return _one_line(f"{label}: answer to {key} sent; still waiting for: {describe_questions(rest)}")
         return f"{label}: answer to {key} sent; the task resumes"
 
+    @_error_line
     async def task_cancel(self, task_id: str) -> str:
         """Ask the server to stop the task; one line."""
-        try:
-            await self._handle(task_id).cancel()
-        except (TaskError, TransportProblem) as exc:
-            return _one_line(f"error: {exc}")
+        await self._handle(task_id).cancel()
         return f"{self._label(task_id)}: cancellation requested"
 
     async def attention(self) -> str:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from offload.agent.accounting import window_size
-from offload.client import TaskClient, TaskHandle, WireClient
+from offload.agent.accounting import call_blocking, window_size
+from offload.client import TaskClient, TaskHandle
 from offload.client.reads import offload_links
 
 __all__ = ["LargeResultReport", "PollReport", "measure_large_result", "measure_polls"]
@@ -99,10 +99,8 @@ async def measure_large_result(
 ) -> LargeResultReport:
     """Measure the three ways of the module docstring; `tool` must be allowed to run inline too."""
     args = dict(arguments or {})
-    t0 = time.monotonic()
-    async with WireClient(url, tasks=False, token=token, timeout=timeout_s) as wire:
-        blocking = await wire.call("tools/call", {"name": tool, "arguments": args})
-    blocking_seconds = time.monotonic() - t0
+    params = {"name": tool, "arguments": args}
+    blocking, blocking_seconds = await call_blocking(url, params, token=token, timeout_s=timeout_s)
     blocking_bytes = _window([*blocking.notifications, blocking.result])
 
     inline_bytes = inline_seconds = None

@@ -10,6 +10,7 @@ stateless protocol needs no reconnect: each request is its own HTTP exchange.
 from __future__ import annotations
 
 import logging
+from dataclasses import KW_ONLY, dataclass, field
 
 import anyio
 from mcp.shared.exceptions import MCPError
@@ -32,28 +33,21 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+@dataclass(eq=False)
 class Connection:
     """A `TaskToolAdapter` over a `TaskClient` to `url`, once the server answers."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        token: str | None,
-        journal: str,
-        wait_s: float,
-        connect_wait_s: float = 10.0,
-    ) -> None:
-        self.url = url
-        self.token = token
-        self.journal = journal
-        self.wait_s = wait_s
-        self.connect_wait_s = connect_wait_s
-        self.adapter: TaskToolAdapter | None = None
-        self.error: str | None = None
-        self._stop = anyio.Event()
-        self._kick = anyio.Event()
-        self._state = anyio.Event()
+    url: str
+    _: KW_ONLY
+    token: str | None
+    journal: str
+    wait_s: float
+    connect_wait_s: float = 10.0
+    adapter: TaskToolAdapter | None = field(default=None, init=False)
+    error: str | None = field(default=None, init=False)
+    _stop: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
+    _kick: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
+    _state: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
 
     def _changed(self) -> None:
         self._state.set()

@@ -21,16 +21,15 @@ from offload.runtime import MODES
 __all__ = ["add_parsers", "build_config", "run_gateway"]
 
 
+#: The flags that set a key of the file's top level, each stored under that key's name.
+_FLAG_KEYS = ("store", "mode", "budget_s", "host", "port")
+
+
 def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     from offload.cli import helptext
+    from offload.cli.serve import transport_options
 
-    gw = sub.add_parser(
-        "gateway",
-        help=helptext.SUMMARY["gateway"],
-        description=helptext.GATEWAY.description,
-        epilog=helptext.GATEWAY.epilog,
-        formatter_class=formatter,
-    )
+    gw = helptext.add_command(sub, "gateway", formatter)
     gw.add_argument("--upstream", metavar="COMMAND|URL", help="a stdio server command line, or a Streamable HTTP URL")
     gw.add_argument("--config", metavar="FILE", help="gateway.toml: upstreams, budgets, per-tool policy, store")
     gw.add_argument(
@@ -40,7 +39,13 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     gw.add_argument("--port", type=int, help="default 8000")
     gw.add_argument("--store", help="task store URL (default sqlite:///offload-gateway.db)")
     gw.add_argument("--mode", choices=MODES, help="task mode of tools without a rule (default auto)")
-    gw.add_argument("--budget", type=float, metavar="SECONDS", help="how long an auto call stays inline (default 1)")
+    gw.add_argument(
+        "--budget",
+        dest="budget_s",
+        type=float,
+        metavar="SECONDS",
+        help="how long an auto call stays inline (default 1)",
+    )
     gw.add_argument(
         "--tool",
         action="append",
@@ -48,11 +53,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         metavar="PATTERN=MODE[:BUDGET]",
         help="task policy of the tools matching a name or glob, e.g. 'deploy-*=required' (repeatable)",
     )
-    gw.add_argument("--stdio", action="store_true", help="serve on stdin/stdout instead of HTTP")
-    gw.add_argument(
-        "--allow-host", action="append", default=[], metavar="NAME[:PORT]", help="extra Host/Origin to accept"
-    )
-    gw.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE streams")
+    transport_options(gw)
     gw.set_defaults(func=run_gateway)
 
 
@@ -84,13 +85,8 @@ def build_config(args: argparse.Namespace) -> GatewayConfig:
             data["upstream"].pop("url", None)
     elif args.protocol:
         raise ConfigError("--protocol applies to --upstream")
-    for key, value in (
-        ("store", args.store),
-        ("mode", args.mode),
-        ("budget_s", args.budget),
-        ("host", args.host),
-        ("port", args.port),
-    ):
+    for key in _FLAG_KEYS:
+        value = getattr(args, key)
         if value is not None:
             data[key] = value
     config = config_from_mapping(data)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import argparse
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 __all__ = [
     "CALL",
+    "COMMANDS",
     "DEMO",
     "EXITS",
     "GATEWAY",
@@ -18,6 +21,7 @@ __all__ = [
     "TOOLS",
     "WORKER",
     "Help",
+    "add_command",
 ]
 
 
@@ -150,3 +154,36 @@ TASKS = Help(
   offload tasks --all --server http://127.0.0.1:8000/mcp
   offload tasks --offline --json       # the journal as it is, no network""",
 )
+
+#: Each command's description and examples, by the name `offload --help` lists it under.
+COMMANDS = {
+    "serve": SERVE,
+    "worker": WORKER,
+    "demo": DEMO,
+    "gateway": GATEWAY,
+    "tools": TOOLS,
+    "tasks": TASKS,
+    "call": CALL,
+    "task": TASK,
+}
+
+
+def add_command(
+    sub: Any,
+    name: str,
+    formatter: type[argparse.HelpFormatter],
+    *,
+    summary: str | None = None,
+    texts: Mapping[str, Help] = COMMANDS,
+) -> argparse.ArgumentParser:
+    """The subparser of command `name` with its words from here (the summary, by default
+    `SUMMARY[name]`, and `texts[name]`), so a command's help is written once, in this module."""
+    text = texts[name]
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=SUMMARY[name] if summary is None else summary,
+        description=text.description,
+        epilog=text.epilog,
+        formatter_class=formatter,
+    )
+    return parser

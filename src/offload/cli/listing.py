@@ -169,25 +169,13 @@ def _print_tasks(args: argparse.Namespace, rows: list[_Row], path: str) -> int:
 def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     from offload.cli import helptext
 
-    tools = sub.add_parser(
-        "tools",
-        help=helptext.SUMMARY["tools"],
-        description=helptext.TOOLS.description,
-        epilog=helptext.TOOLS.epilog,
-        formatter_class=formatter,
-    )
+    tools = helptext.add_command(sub, "tools", formatter)
     tools.add_argument("url", metavar="URL", help="the server's MCP endpoint")
     tools.add_argument("--json", dest="json_out", action="store_true", help="print the tools/list entries as JSON")
     connection_options(tools, journal=False)
     tools.set_defaults(func=lambda a: run(_tools, a))
 
-    tasks = sub.add_parser(
-        "tasks",
-        help=helptext.SUMMARY["tasks"],
-        description=helptext.TASKS.description,
-        epilog=helptext.TASKS.epilog,
-        formatter_class=formatter,
-    )
+    tasks = helptext.add_command(sub, "tasks", formatter)
     tasks.add_argument("--all", action="store_true", help="finished tasks too")
     tasks.add_argument("--server", metavar="URL", help="only this server's tasks")
     tasks.add_argument("--json", dest="json_out", action="store_true", help="print the entries as JSON")

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-__all__ = ["add_parsers"]
+__all__ = ["add_parsers", "transport_options"]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -93,33 +93,33 @@ _LIMIT_FLAGS: tuple[tuple[str, type, float, str, str], ...] = (
 )
 
 
-def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
-    from offload.cli import helptext
-    from offload.observe.prometheus import add_metrics_arguments
-
-    target_help = "MODULE:SERVER, MODULE, or path/to/file.py[:SERVER] (an MCPServer that uses Tasks)"
-    serve = sub.add_parser(
-        "serve",
-        help=helptext.SUMMARY["serve"],
-        description=helptext.SERVE.description,
-        epilog=helptext.SERVE.epilog,
-        formatter_class=formatter,
-    )
-    serve.add_argument("target", metavar="TARGET", help=target_help)
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)"
-    )
-    serve.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s); the endpoint is /mcp")
-    serve.add_argument("--store", help="task store URL, e.g. sqlite:///tasks.db (default: the server's own)")
-    serve.add_argument("--stdio", action="store_true", help="serve on stdin/stdout instead of HTTP")
-    serve.add_argument(
+def transport_options(parser: argparse.ArgumentParser) -> None:
+    """`--stdio`, `--allow-host` and `--json-response`: how `serve_http` (or stdio) is served, for
+    `offload serve` and `offload gateway` alike."""
+    parser.add_argument("--stdio", action="store_true", help="serve on stdin/stdout instead of HTTP")
+    parser.add_argument(
         "--allow-host",
         action="append",
         default=[],
         metavar="NAME[:PORT]",
         help="accept this Host/Origin too (repeatable; only loopback names by default)",
     )
-    serve.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE streams")
+    parser.add_argument("--json-response", action="store_true", help="answer with JSON bodies instead of SSE streams")
+
+
+def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    from offload.cli import helptext
+    from offload.observe.prometheus import add_metrics_arguments
+
+    target_help = "MODULE:SERVER, MODULE, or path/to/file.py[:SERVER] (an MCPServer that uses Tasks)"
+    serve = helptext.add_command(sub, "serve", formatter)
+    serve.add_argument("target", metavar="TARGET", help=target_help)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s); the endpoint is /mcp")
+    serve.add_argument("--store", help="task store URL, e.g. sqlite:///tasks.db (default: the server's own)")
+    transport_options(serve)
     for flag, kind, default, metavar, what in _LIMIT_FLAGS:
         serve.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{what} (default %(default)s)")
     serve.add_argument(
@@ -135,25 +135,13 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     add_metrics_arguments(serve)
     serve.set_defaults(func=_serve)
 
-    worker = sub.add_parser(
-        "worker",
-        help=helptext.SUMMARY["worker"],
-        description=helptext.WORKER.description,
-        epilog=helptext.WORKER.epilog,
-        formatter_class=formatter,
-    )
+    worker = helptext.add_command(sub, "worker", formatter)
     worker.add_argument("target", metavar="TARGET", help=target_help)
     worker.add_argument("--store", help="task store URL shared with the front instances")
     add_metrics_arguments(worker)
     worker.set_defaults(func=_worker)
 
-    demo = sub.add_parser(
-        "demo",
-        help=helptext.SUMMARY["demo"],
-        description=helptext.DEMO.description,
-        epilog=helptext.DEMO.epilog,
-        formatter_class=formatter,
-    )
+    demo = helptext.add_command(sub, "demo", formatter)
     demo.add_argument("--dir", help="where to keep the demo's task store (default: a new temporary folder)")
     demo.add_argument("--fast", action="store_true", help="shorter operation, for tests")
     demo.set_defaults(func=_demo)

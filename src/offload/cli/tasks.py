@@ -237,6 +237,11 @@ def _following_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no status line")
 
 
+def _pairs(parser: argparse.ArgumentParser, metavar: str, what: str) -> None:
+    """The KEY=... words, into `args.pairs`: `app.parse` adds there the ones that follow options too."""
+    parser.add_argument("pairs", nargs="*", default=[], metavar=metavar, help=what)
+
+
 def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--json", dest="json_out", action="store_true", help=f"print {what} as JSON")
 
@@ -245,22 +250,10 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     """`call` and `task` on the `offload` parser's subparsers."""
     from offload.cli import helptext
 
-    call = sub.add_parser(
-        "call",
-        help=helptext.SUMMARY["call"],
-        description=helptext.CALL.description,
-        epilog=helptext.CALL.epilog,
-        formatter_class=formatter,
-    )
+    call = helptext.add_command(sub, "call", formatter)
     call.add_argument("url", metavar="URL", help="the server's MCP endpoint, e.g. http://127.0.0.1:8000/mcp")
     call.add_argument("tool", metavar="TOOL", help="the tool's name (`offload tools URL` lists them)")
-    call.add_argument(
-        "pairs",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="optional, repeatable: one argument, typed by the tool's schema",
-    )
+    _pairs(call, "KEY=VALUE", "optional, repeatable: one argument, typed by the tool's schema")
     call.add_argument("--args", metavar="JSON", help="the whole argument object as JSON (KEY=VALUE words go over it)")
     call.add_argument("--json-args", dest="args", help=argparse.SUPPRESS)  # the old spelling
     _json_flag(call, "the full CallToolResult (with --detach: the task)")
@@ -270,23 +263,11 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     connection_options(call)
     call.set_defaults(func=lambda a: run(_call, _old_output(a)))
 
-    task = sub.add_parser(
-        "task",
-        help=helptext.SUMMARY["task"],
-        description=helptext.TASK.description,
-        epilog=helptext.TASK.epilog,
-        formatter_class=formatter,
-    )
+    task = helptext.add_command(sub, "task", formatter)
     task_sub = task.add_subparsers(dest="task_command", required=True, metavar="{get,wait,cancel,answer,read}")
 
     def task_parser(name: str, help: str, command: Any) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = task_sub.add_parser(
-            name,
-            help=help,
-            description=helptext.TASK_COMMANDS[name].description,
-            epilog=helptext.TASK_COMMANDS[name].epilog,
-            formatter_class=formatter,
-        )
+        p = helptext.add_command(task_sub, name, formatter, summary=help, texts=helptext.TASK_COMMANDS)
         p.add_argument("url", metavar="URL", help="the server's MCP endpoint")
         p.add_argument("task_id", metavar="TASK_ID", help="the task id (one starting with '-' goes after '--')")
         connection_options(p)
@@ -301,13 +282,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     p = task_parser("cancel", "tasks/cancel: ask the server to stop the task", _task_cancel)
     _json_flag(p, "the server's answer")
     p = task_parser("answer", "tasks/update: answer the task's input requests", _task_answer)
-    p.add_argument(
-        "pairs",
-        nargs="*",
-        default=[],
-        metavar="KEY=JSON",
-        help="an inputRequests key and its answer (see the format below)",
-    )
+    _pairs(p, "KEY=JSON", "an inputRequests key and its answer (see the format below)")
     p.add_argument("--responses", metavar="JSON", help="the whole inputResponses object: '{\"KEY\": {...}}'")
     p.add_argument("--no-check", action="store_true", help="send without checking the answer against the request")
     _json_flag(p, "the server's answer")

@@ -20,6 +20,7 @@ from offload.agent.payload import measure_large_result, measure_polls
 from offload.client import RpcError, WireClient
 from offload.demo.agent_loop import run_agent_loop, run_blocking
 from offload.protocol import TERMINAL
+from offload.store import open_store
 
 
 def _free_port() -> int:
@@ -99,6 +100,47 @@ async def _follow(
                 answered.add(key)
         await anyio.sleep(task.get("pollIntervalMs", 1000) / 1000)
         task = await client.result("tasks/get", {"taskId": task_id})
+
+
+async def _approval_survives_a_crash(client: WireClient, server: _Server) -> bool:
+    """Section 3, continued: an approval waiting when the server is killed, answered under the key seen first."""
+    _say()
+    _say('   An approval waiting when the server dies: release {"version": "1.4.1"}, then kill -9 while it asks.')
+    t0 = time.monotonic()
+    task = await client.result("tools/call", {"name": "release", "arguments": {"version": "1.4.1"}})
+    while task["status"] != "input_required":
+        await anyio.sleep(task.get("pollIntervalMs", 250) / 1000)
+        task = await client.result("tasks/get", {"taskId": task["taskId"]})
+    task_id, (key,) = task["taskId"], list(task["inputRequests"])
+    first_pid = server.proc.pid if server.proc else 0
+    _say(f"   {time.monotonic() - t0:5.1f}s  input_required  question {key!r}; the build ran in pid {first_pid}")
+    server.kill()
+    _say(f"   {time.monotonic() - t0:5.1f}s  server killed (SIGKILL); a new process starts on the same file")
+    await server.start()
+    answer = {"action": "accept", "content": {"approve": True}}
+    await client.result("tasks/update", {"taskId": task_id, "inputResponses": {key: answer}})
+    _say(f"   {time.monotonic() - t0:5.1f}s  answered {key!r} (the key the client saw before the crash)")
+    final = await _follow(client, await client.result("tasks/get", {"taskId": task_id}), t0)
+    _say(f"   result: {final.get('result', {}).get('content', [{}])[0].get('text')!r}")
+    journal = await _journal(server.store, task_id)
+    build, deploy = journal.get("step-1", {}).get("result", {}), journal.get("step-3", {}).get("result", {})
+    _say(f"   journal: build ran once, in pid {build.get('pid')}; the approval {key!r} was recorded with its")
+    _say(f"   answer; deploy ran once, in pid {deploy.get('pid')}. The tool is retry=True and its side effects")
+    _say("   are offload.step()s, so the new process replayed it: recorded results and answers came back")
+    _say("   without building again or asking twice (docs/approvals.md).")
+    ok = final["status"] == "completed" and build.get("pid") == first_pid and deploy.get("pid") not in (None, first_pid)
+    if not ok:
+        _say(f"   unexpected: {final['status']}, journal {journal}")
+    return ok
+
+
+async def _journal(store: Path, task_id: str) -> dict[str, Any]:
+    tasks = open_store(f"sqlite:///{store}")
+    await tasks.open()
+    try:
+        return await tasks.journal(task_id)
+    finally:
+        await tasks.close()
 
 
 PIPELINE_LINES = 5000
@@ -258,6 +300,8 @@ async def _demo(workdir: Path, step_s: float) -> int:
             _say("   reindex is declared retry=True, so the new process took over its lease and ran it again.")
             _say("   A tool not declared safe to retry ends 'failed' with a message that its worker was lost:")
             _say("   a task is never left 'working' forever.")
+            if not await _approval_survives_a_crash(client, server):
+                return 1
 
         if not await _context_accounting(server.url):
             return 1

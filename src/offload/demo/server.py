@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import BaseModel, Field
 
-from offload import Tasks
+from offload import Tasks, step
 
 STEP_S = float(os.environ.get("OFFLOAD_DEMO_STEP_S", "0.5"))
 
@@ -29,20 +30,37 @@ class Approval(BaseModel):
     approve: bool = Field(description="Ship it?")
 
 
-@server.tool()
-@tasks.tool(mode="auto")
-async def release(version: str, ctx: Context) -> str:
-    """Build, test and (after a human approves) deploy a version: a long call with a question in it."""
-    steps = ["checkout", "compile", "unit tests", "integration tests", "package"]
-    for i, step in enumerate(steps, 1):
-        await ctx.report_progress(i, len(steps), f"{step} ({i}/{len(steps)})")
+STAGES = ["checkout", "compile", "unit tests", "integration tests", "package"]
+
+
+async def _build(version: str, ctx: Context) -> dict[str, Any]:
+    for i, stage in enumerate(STAGES, 1):
+        await ctx.report_progress(i, len(STAGES), f"{stage} ({i}/{len(STAGES)})")
         await anyio.sleep(STEP_S)
-    answer = await ctx.elicit(f"All {len(steps)} steps passed. Ship {version} to production?", Approval)
+    return {"artifact": f"app-{version}.tar", "pid": os.getpid()}
+
+
+async def _deploy(artifact: str, ctx: Context) -> dict[str, Any]:
+    await ctx.report_progress(len(STAGES), len(STAGES), "deploying")
+    await anyio.sleep(STEP_S)
+    return {"deployed": artifact, "pid": os.getpid()}
+
+
+@server.tool()
+@tasks.tool(mode="auto", retry=True)
+async def release(version: str, ctx: Context) -> str:
+    """Build, test and (after a human approves) deploy a version: a long call with a question in it.
+
+    Retry-safe by replay (docs/approvals.md): the build and the deploy are durable steps, so a
+    restart while the approval waits (a deploy of this server, a crash) neither rebuilds nor asks
+    again; the approval stays answerable under the key the client saw.
+    """
+    built = await step("build", _build, version, ctx)
+    answer = await ctx.elicit(f"All {len(STAGES)} steps passed. Ship {version} to production?", Approval)
     if answer.action != "accept" or not answer.data.approve:
         return f"Release {version} stopped: not approved"
-    await ctx.report_progress(len(steps), len(steps), "deploying")
-    await anyio.sleep(STEP_S)
-    return f"Released {version}: {len(steps)} steps passed, approved, deployed"
+    await step("deploy", _deploy, built["artifact"], ctx)
+    return f"Released {version}: {len(STAGES)} steps passed, approved, deployed"
 
 
 @server.tool()

@@ -24,7 +24,7 @@ from pydantic import AnyUrl
 
 from offload.gateway.config import GatewayConfig
 from offload.gateway.listings import ListKind
-from offload.gateway.upstream import Upstream
+from offload.gateway.upstream import CompletionRef, Upstream
 from offload.runtime import TaskPolicy
 from offload.server import Tasks
 from offload.store import TaskStore
@@ -213,10 +213,7 @@ class Gateway(MCPServer[Any]):
         return owners + [up for up in self.upstreams if up not in owners]
 
     async def _complete(
-        self,
-        ref: types.PromptReference | types.ResourceTemplateReference,
-        argument: types.CompletionArgument,
-        context: types.CompletionContext | None,
+        self, ref: CompletionRef, argument: types.CompletionArgument, context: types.CompletionContext | None
     ) -> types.Completion:
         if isinstance(ref, types.PromptReference):
             up, name = self._route(ref.name, "prompt")

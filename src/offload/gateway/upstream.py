@@ -35,12 +35,14 @@ from offload.gateway.listings import Listings, ListKind, changed_kinds, fetch_al
 from offload.gateway.routing import InputRouter
 from offload.protocol import EXTENSION_ID, MISSING_REQUIRED_CLIENT_CAPABILITY, required_capabilities_data
 
-__all__ = ["STABLE_S", "ListKind", "Upstream", "describe", "strip_reserved_meta"]
+__all__ = ["STABLE_S", "CompletionRef", "ListKind", "Upstream", "describe", "strip_reserved_meta"]
 
 logger = logging.getLogger(__name__)
 
 STABLE_S = 30.0  # a connection up this long resets the restart backoff
 T = TypeVar("T")
+#: What completion/complete completes: a prompt's argument, or a resource template's.
+CompletionRef = types.PromptReference | types.ResourceTemplateReference
 
 
 class Upstream:
@@ -287,10 +289,7 @@ class Upstream:
         return result.model_copy(update={"meta": strip_reserved_meta(result.meta)})
 
     async def complete(
-        self,
-        ref: types.PromptReference | types.ResourceTemplateReference,
-        argument: types.CompletionArgument,
-        context: types.CompletionContext | None,
+        self, ref: CompletionRef, argument: types.CompletionArgument, context: types.CompletionContext | None
     ) -> types.Completion:
         if self._link is not None and self._link.client.server_capabilities.completions is None:
             return types.Completion(values=[])

@@ -46,15 +46,17 @@ class TaskMetrics:
 
     def __init__(self, meter: metrics.Meter | None = None) -> None:
         m = meter or metrics.get_meter("offload")
+
+        def seconds(name: str, description: str, buckets: tuple[float, ...]) -> metrics.Histogram:
+            """A duration histogram: unit s, and the bucket boundaries its range wants."""
+            return m.create_histogram(name, "s", description, explicit_bucket_boundaries_advisory=buckets)
+
         self.created = m.create_counter("offload.tasks.created", "{task}", "Tasks stored, per tool")
         self.finished = m.create_counter(
             "offload.tasks.finished", "{task}", "Tasks that reached a terminal status here, per tool and status"
         )
-        self.duration = m.create_histogram(
-            "offload.task.duration",
-            "s",
-            "From creation to the terminal status, per tool and status",
-            explicit_bucket_boundaries_advisory=TASK_BUCKETS,
+        self.duration = seconds(
+            "offload.task.duration", "From creation to the terminal status, per tool and status", TASK_BUCKETS
         )
         self.in_flight = m.create_up_down_counter(
             "offload.tasks.in_flight", "{task}", "Tasks whose tool is running on this instance, per tool"
@@ -62,20 +64,12 @@ class TaskMetrics:
         self.parked = m.create_up_down_counter(
             "offload.tasks.parked", "{task}", "Tasks here waiting for input (input_required), per tool"
         )
-        self.input_wait = m.create_histogram(
-            "offload.input.wait",
-            "s",
-            "From an input request to its answer, per tool",
-            explicit_bucket_boundaries_advisory=TASK_BUCKETS,
-        )
+        self.input_wait = seconds("offload.input.wait", "From an input request to its answer, per tool", TASK_BUCKETS)
         self.takeovers = m.create_counter(
             "offload.lease.takeovers", "{task}", "Tasks taken over after their instance's lease ran out, per tool"
         )
-        self.store_duration = m.create_histogram(
-            "offload.store.duration",
-            "s",
-            "Task store calls, per operation and backend",
-            explicit_bucket_boundaries_advisory=STORE_BUCKETS,
+        self.store_duration = seconds(
+            "offload.store.duration", "Task store calls, per operation and backend", STORE_BUCKETS
         )
         self.store_errors = m.create_counter(
             "offload.store.errors", "{error}", "Task store calls that raised, per operation and backend"

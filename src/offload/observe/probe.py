@@ -14,7 +14,7 @@ from opentelemetry import trace
 
 from offload.observe.metrics import task_metrics, tool_attrs
 from offload.observe.tracing import ATTR_STATUS, ATTR_TASK_ID, execution_span, input_wait_span
-from offload.store.base import TaskRecord
+from offload.store.record import TaskRecord
 
 __all__ = ["TaskProbe", "admission_refused", "lease_takeover", "task_created", "task_finished"]
 

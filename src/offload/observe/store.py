@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 from offload.observe.metrics import task_metrics
-from offload.store.base import Change, EventHandler, TaskEvent, TaskRecord, TaskStore
+from offload.store.base import TaskStore
 from offload.store.query import TaskQuery
+from offload.store.record import Change, EventHandler, TaskEvent, TaskRecord
 
 __all__ = ["InstrumentedStore", "instrument_store"]
 
@@ -78,8 +79,14 @@ class InstrumentedStore(TaskStore):
     async def update(self, task_id: str, change: Change, *, owner: str | None = None) -> TaskRecord | None:
         return await self._timed("update", lambda: self.inner.update(task_id, change, owner=owner))
 
-    async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
-        return await self._timed("answer", lambda: self.inner.answer(task_id, responses))
+    async def answer(self, task_id: str, responses: dict[str, Any], *, hold: bool = True) -> dict[str, Any]:
+        return await self._timed("answer", lambda: self.inner.answer(task_id, responses, hold=hold))
+
+    async def journal(self, task_id: str) -> dict[str, Any]:
+        return await self._timed("journal", lambda: self.inner.journal(task_id))
+
+    async def record(self, task_id: str, key: str, entry: dict[str, Any], *, owner: str) -> bool:
+        return await self._timed("record", lambda: self.inner.record(task_id, key, entry, owner=owner))
 
     async def take_answers(self, task_id: str) -> dict[str, Any]:
         return await self._timed("take_answers", lambda: self.inner.take_answers(task_id))

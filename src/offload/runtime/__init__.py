@@ -1,8 +1,10 @@
 """Execution of tools as tasks: promotion, input, cancellation, leases and recovery."""
 
-from offload.runtime.engine import Role, TaskRuntime, new_task_id
+from offload.runtime.engine import Role, TaskRuntime
 from offload.runtime.execution import Execution, TaskDispatch
+from offload.runtime.lifecycle import new_task_id
 from offload.runtime.policy import MODES, TaskMode, TaskPolicy
+from offload.runtime.replay import step
 
 __all__ = [
     "MODES",
@@ -13,4 +15,5 @@ __all__ = [
     "TaskPolicy",
     "TaskRuntime",
     "new_task_id",
+    "step",
 ]

@@ -27,17 +27,27 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
+from offload._callbacks import call_each
 from offload.observe import lease_takeover, remember_trace, task_created, task_finished
-from offload.protocol import INTERNAL_ERROR, TTL_EXPIRED, WORKER_LOST, TaskStatus
+from offload.protocol import WORKER_LOST, TaskStatus
 from offload.runtime.execution import Execution, TaskDispatch, ToolCall
+from offload.runtime.lifecycle import (
+    CANCELLED_BY_CLIENT,
+    CLAIMS_PER_SWEEP,
+    CLOCK_SLACK_MS,
+    EXPIRED_GRACE_MS,
+    RESUMED,
+    new_task_id,
+    ttl_expired,
+)
 from offload.runtime.offload_result import (
     DEFAULT_MAX_OFFLOADED_BYTES,
     DEFAULT_OFFLOAD_BYTES,
     ResultOffloader,
-    ResultTooLarge,
 )
 from offload.runtime.policy import TaskPolicy
 from offload.runtime.polling import PollAdvisor, PollBounds
+from offload.runtime.replay import FOREVER_MS, PARKED_OWNER, Replay
 from offload.store import Change, StoreError, TaskEvent, TaskRecord, TaskStore, now_ms
 
 logger = logging.getLogger(__name__)
@@ -46,41 +56,6 @@ logger = logging.getLogger(__name__)
 Rerun = Callable[[TaskRecord, TaskDispatch], Awaitable[Any]]
 Listener = Callable[[TaskRecord], None]
 Role = Literal["all", "front", "worker"]
-
-CANCELLED_BY_CLIENT = "Cancelled at the client's request"
-#: Changes made by other processes are looked for from this long before the last look (clocks differ a little).
-CLOCK_SLACK_MS = 2_000
-#: How long a task stopped by its TTL stays readable, with its final status, before it is purged.
-EXPIRED_GRACE_MS = 60_000
-
-
-def ttl_expired(record: TaskRecord, at_ms: int, grace_ms: int = EXPIRED_GRACE_MS) -> Change:
-    """The terminal state of a task whose TTL ran out while it was live.
-
-    tasks.md "Task Polling": servers MAY mark a task as failed after the TTL elapses and delete it
-    later. The TTL is stretched by `grace_ms`, so the final status can be read (and is pushed)
-    before the task goes; `ttlMs` MAY change over a task's lifetime.
-    """
-    message = f"The task's TTL (time to live, {record.ttl_ms} ms) ran out before it finished; it was stopped"
-    return {
-        "status": TaskStatus.FAILED,
-        "status_message": message,
-        "error": {"code": TTL_EXPIRED, "message": message},
-        "input_requests": {},
-        "ttl_ms": max(at_ms - record.created_ms, 0) + grace_ms,
-    }
-
-
-def new_task_id() -> str:
-    """43 URL-safe characters: 256 bits from `secrets` (tasks.md "Task ID unguessability").
-
-    Never starting with `-`: an id pasted into a shell command must not read as an option (one draw
-    in 64 is redrawn, which leaves the id unguessable all the same).
-    """
-    while True:
-        task_id = secrets.token_urlsafe(32)
-        if not task_id.startswith("-"):
-            return task_id
 
 
 class TaskRuntime:
@@ -130,19 +105,11 @@ class TaskRuntime:
         self._expiries: list[tuple[int, str]] = []  # (TTL deadline, task id) of executions run here
         self._looked_at = now_ms()  # the last pass that looked for changes made by other processes
         # Adaptive pollIntervalMs (runtime/polling.py): learns from tasks completed here.
-        self.polling = PollAdvisor(lambda: self.store, self._poll_bounds, self._spawn_if_running)
+        self.polling = PollAdvisor(
+            lambda: self.store, lambda tool: PollBounds.of(self.policy_for(tool)), self._spawn_if_running
+        )
         # Large results as blobs and resource links (runtime/offload_result.py).
         self.offloader = ResultOffloader(lambda: self.store, self._offload_settings)
-
-    def _poll_bounds(self, tool: str) -> PollBounds:
-        policy = self.policy_for(tool)
-        default = policy.poll_interval_ms or 1000
-        return PollBounds(
-            default_ms=default,
-            min_ms=policy.poll_min_ms if policy.poll_min_ms is not None else min(50, default),
-            max_ms=policy.poll_max_ms if policy.poll_max_ms is not None else max(300_000, default),
-            adaptive=policy.adaptive_polling is not False,
-        )
 
     def _spawn_if_running(self, fn: Callable[..., Coroutine[Any, Any, Any]]) -> None:
         if self._tg is not None:
@@ -152,23 +119,6 @@ class TaskRuntime:
         threshold = self.policy_for(tool).offload_bytes
         threshold = DEFAULT_OFFLOAD_BYTES if threshold is None else threshold
         return threshold, self.max_inline_bytes, self.max_offloaded_bytes
-
-    async def _shape_outcome(self, record: TaskRecord, change: Change) -> Change:
-        """A completed result as it is stored: large items offloaded, or the task failed saying why."""
-        result = change.get("result")
-        if change.get("status") != TaskStatus.COMPLETED or result is None:
-            return change
-        try:
-            shaped = await self.offloader.shape(record.task_id, record.tool, record.expires_ms, result)
-        except ResultTooLarge as exc:
-            message = str(exc)
-            return {
-                "status": TaskStatus.FAILED,
-                "error": {"code": INTERNAL_ERROR, "message": message},
-                "status_message": message,
-                "input_requests": {},
-            }
-        return change if shaped is result else {**change, "result": shaped}
 
     def advise(self, record: TaskRecord) -> TaskRecord:
         """The record as it should be rendered now: with the poll interval suggested for its age."""
@@ -182,17 +132,20 @@ class TaskRuntime:
         # Alive before anything else: a task stored from now on belongs to a live owner. Whatever
         # an earlier process with this id left behind is handed back (nothing runs it here).
         await self.store.heartbeat(self.instance_id, now_ms() + self.lease_ms)
+        await self.store.heartbeat(PARKED_OWNER, FOREVER_MS)  # parked tasks are never orphans
         await self._reconcile()
         unsubscribe = self.store.subscribe(self._on_event)
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 tg.start_soon(self._sweeper)
+                tg.start_soon(self._heart)
                 try:
                     yield self
                 finally:
                     self._stopping = True
                     with anyio.CancelScope(shield=True):
+                        await self._park_waiting()
                         await self._release_leases()
                         await self._stop_executions()
                     tg.cancel_scope.cancel()
@@ -233,8 +186,12 @@ class TaskRuntime:
         request: dict[str, Any] | None = None,
         record: TaskRecord | None = None,
         capabilities: dict[str, Any] | None = None,
+        replay: Replay | None = None,
     ) -> Execution:
-        """Begin running `call` in the runtime's task group; it stays inline until promoted."""
+        """Begin running `call` in the runtime's task group; it stays inline until promoted.
+
+        `replay` is what earlier runs of the task recorded (a retry-safe task run again).
+        """
         if self._tg is None:
             raise RuntimeError("the task runtime is not running (enter TaskRuntime.running())")
         if record is None:
@@ -242,12 +199,12 @@ class TaskRuntime:
         record.owner = self.instance_id
         if capabilities is None and record.request is not None:
             capabilities = record.request.get("clientCapabilities")
-        ex = Execution(self, record, policy, inline, transport, capabilities)
+        ex = Execution(self, record, policy, inline, transport, capabilities, replay)
         self.executions[ex.task_id] = ex
         expires = record.expires_ms
         if expires is not None:
             heapq.heappush(self._expiries, (expires, ex.task_id))
-        task = asyncio.get_running_loop().create_task(ex.run(call))
+        task = ex.task = asyncio.get_running_loop().create_task(ex.run(call))
         self._running.add(task)
         task.add_done_callback(self._reap)
         return ex
@@ -290,7 +247,7 @@ class TaskRuntime:
 
     async def create(self, record: TaskRecord) -> None:
         if record.status == TaskStatus.COMPLETED and record.result is not None:  # settled before it was stored
-            shaped = await self._shape_outcome(record, {"status": record.status, "result": record.result})
+            shaped = await self.offloader.shape_outcome(record, {"status": record.status, "result": record.result})
             for key, value in shaped.items():
                 setattr(record, key, value)
         await self.store.create(record)
@@ -299,13 +256,16 @@ class TaskRuntime:
         if self.executions.get(ex.task_id) is ex:
             del self.executions[ex.task_id]
 
+    async def record(self, task_id: str, key: str, entry: dict[str, Any]) -> bool:
+        return await self.store.record(task_id, key, entry, owner=self.instance_id)
+
     async def write(self, task_id: str, change: Change) -> TaskRecord | None:
         """Update a task this instance runs; announce the new state."""
         if "result" in change:
             ex = self.executions.get(task_id)
             template = ex.template if ex is not None else await self.store.get(task_id)
             if template is not None:
-                change = await self._shape_outcome(template, change)
+                change = await self.offloader.shape_outcome(template, change)
         record = await self.store.update(task_id, change, owner=self.instance_id)
         if record is not None:
             if record.terminal:
@@ -321,25 +281,42 @@ class TaskRuntime:
         await self.store.publish(TaskEvent("changed", record.task_id, self.instance_id))
 
     def _notify_listeners(self, record: TaskRecord) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(record)
-            except Exception:
-                logger.exception("task listener failed")
+        call_each(self.listeners, record, logger, "task listener")
 
     # -- answers and cancellation (the caller checked the task is the caller's and live) --
 
     async def answer(self, record: TaskRecord, responses: dict[str, Any]) -> None:
-        """Hand answers to the tool, here or, through the store, on the instance running it."""
+        """Record answers in the store, then hand them to the tool: here, on the instance running
+        it, or (the task parked) by resuming it here.
+
+        The store takes each answer first, so an answer the client was told was taken survives
+        whatever happens next to the instance running the tool (runtime/replay.py).
+        """
         if record.terminal or not responses:
             return
-        ex = self.executions.get(record.task_id)
-        if ex is not None:
-            await ex.receive(responses)
+        task_id = record.task_id
+        ex = self.executions.get(task_id)
+        if ex is None and record.owner == PARKED_OWNER and self.executes and not self.stopping:
+            # Parked: claim it first, so the answer is taken only by an instance that will run it
+            # (a crash in between leaves an owned task for takeover and an unacknowledged answer).
+            claimed = await self._claim_parked(task_id)
+            if claimed is not None:
+                await self.store.answer(task_id, responses, hold=False)
+                await self._replay_claimed(claimed)
+                return
+        local = ex is not None and not ex.parking
+        taken = await self.store.answer(task_id, responses, hold=not local)
+        if not taken:
+            return
+        if ex is not None and not ex.parking:
+            await ex.receive(taken)
+            return
+        if ex is not None or record.owner == PARKED_OWNER:
+            # Parked (or being parked while the answer landed): whoever wins the claim resumes it.
+            await self.resume(task_id)
             return
         # Running elsewhere: the answers wait in the store; the owner is told to collect them.
-        if await self.store.answer(record.task_id, responses):
-            await self.store.publish(TaskEvent("answer", record.task_id, self.instance_id))
+        await self.store.publish(TaskEvent("answer", task_id, self.instance_id))
 
     async def cancel(self, record: TaskRecord) -> None:
         """Stop the task's tool and settle it `cancelled`; a finished task keeps its status (idempotent)."""
@@ -373,6 +350,8 @@ class TaskRuntime:
             return
         ex = self.executions.get(event.task_id)
         if ex is None:
+            if event.kind == "answer" and self.executes:  # perhaps parked: answered by a front instance
+                self.spawn(self._resume_if_parked, event.task_id)
             return
         if event.kind == "cancel":
             ex.cancel(CANCELLED_BY_CLIENT)
@@ -385,6 +364,9 @@ class TaskRuntime:
             self._notify_listeners(record)
 
     async def _collect_answers(self, ex: Execution) -> None:
+        if ex.parking:  # the run is going away: whoever resumes the task takes the answers
+            await self.resume(ex.task_id)
+            return
         answers = await self.store.take_answers(ex.task_id)
         if answers:
             await ex.receive(answers)
@@ -398,7 +380,7 @@ class TaskRuntime:
                 await self._wake.wait()
             self._wake = anyio.Event()
             try:
-                await self.sweep()
+                await self._housekeep(now_ms())  # the heartbeat has its own loop (`_heart`)
             except StoreError as exc:
                 # The store is down or full: one line when it starts, one when a pass works again.
                 if not failing:
@@ -411,19 +393,39 @@ class TaskRuntime:
                 failing = False
                 logger.warning("task sweeper running again")
 
-    async def sweep(self) -> None:
-        """One housekeeping pass: heartbeat, hand over answers, recover orphans or claim work, expire."""
+    async def _heart(self) -> None:
+        """Heartbeats on a loop of their own: however long a housekeeping pass takes (a takeover of
+        many tasks, resumptions, a slow store), it never makes this live instance look dead."""
+        while True:
+            await anyio.sleep(self.sweep_interval_s)
+            try:
+                await self.beat()
+            except Exception:  # the sweeper reports store trouble; the next beat tries again
+                logger.debug("heartbeat failed", exc_info=True)
+
+    async def beat(self) -> None:
+        """Declare this instance alive for `lease_s`; if it had been taken for dead, reconcile."""
         now = now_ms()
         if not await self.store.heartbeat(self.instance_id, now + self.lease_ms, at_ms=now):
             await self._reconcile()  # thought dead for a while: some tasks may have been taken over
+
+    async def sweep(self) -> None:
+        """One housekeeping pass: heartbeat, hand over answers, recover orphans or claim work, expire."""
+        await self.beat()
+        await self._housekeep(now_ms())
+
+    async def _housekeep(self, now: int) -> None:
         for task_id in await self.store.answered_tasks(self.instance_id):
             ex = self.executions.get(task_id)
             if ex is not None:
                 await self._collect_answers(ex)
+        if self.executes:  # parked tasks answered while no instance heard of it (the safety net)
+            for task_id in await self.store.answered_tasks(PARKED_OWNER):
+                await self.resume(task_id)
         if not self.store.shared_events:
             await self._notice_changes_elsewhere(now)
         if self.executes:
-            room = self.max_running - len(self.executions)
+            room = min(self.max_running - len(self.executions), CLAIMS_PER_SWEEP)
             if room > 0:
                 for record in await self.store.claim_orphans(now, self.instance_id, room):
                     await self._take_over(record)
@@ -475,6 +477,7 @@ class TaskRuntime:
         it. A task owned but not running here (left by an earlier process with this id) goes back
         to the queue, so another instance (or this one) claims it.
         """
+        await self.store.heartbeat(PARKED_OWNER, FOREVER_MS)
         owned = set(await self.store.owned(self.instance_id))
         for task_id, ex in list(self.executions.items()):
             if ex.promoted and not ex.settled and task_id not in owned:
@@ -528,11 +531,18 @@ class TaskRuntime:
         if updated is not None:
             logger.warning("task %s failed over: %s", record.task_id[:8], reason)
 
-    async def _run_claimed(self, record: TaskRecord, policy: TaskPolicy, message: str | None) -> None:
-        change: Change = {"status": TaskStatus.WORKING, "input_requests": {}}
+    async def _run_claimed(
+        self, record: TaskRecord, policy: TaskPolicy, message: str | None, *, resumed: bool = False
+    ) -> None:
+        """Run a claimed task. A retry-safe one runs by replay: its open requests keep their keys."""
+        replay: Replay | None = None
+        if policy.retry:
+            replay = Replay(await self.store.journal(record.task_id), record.input_requests)
+        change: Change = {} if replay is not None else {"status": TaskStatus.WORKING, "input_requests": {}}
         if message is not None:
             change["status_message"] = message
-        updated = await self.write(record.task_id, change)
+        # A resumed task was claimed by an update that said so: nothing more to write first.
+        updated = record if resumed else await self.write(record.task_id, change)
         if updated is None:
             return
         rerun = self.rerun
@@ -541,8 +551,63 @@ class TaskRuntime:
         async def call(dispatch: TaskDispatch) -> Any:
             return await rerun(updated, dispatch)
 
-        ex = self.start(call, tool=record.tool, policy=policy, record=updated)
+        ex = self.start(call, tool=record.tool, policy=policy, record=updated, replay=replay)
         ex.dispatch.detach()
         ex.mark_promoted()
-        if message is not None:
+        if message is not None and not resumed:
             logger.warning("task %s: %s", record.task_id[:8], message)
+
+    # -- parking (runtime/replay.py) --
+
+    async def park(self, ex: Execution) -> bool:
+        """Hand a task waiting for input to no instance; True if this instance still held it."""
+        record = await self.store.update(ex.task_id, {"owner": PARKED_OWNER}, owner=self.instance_id)
+        if record is None:
+            return False
+        if ex.open_keys - record.input_requests.keys():  # answered while it was being parked
+            self.spawn(self.resume, ex.task_id)
+        return True
+
+    async def resume(self, task_id: str) -> None:
+        """A parked task has answers: claim it from no one and run it again here, by replay.
+
+        Every instance an answer reaches may try; the owner-bound update lets exactly one win. A
+        `front` instance runs nothing: it tells the workers instead.
+        """
+        if not self.executes or self.stopping:
+            await self.store.publish(TaskEvent("answer", task_id, self.instance_id))
+            return
+        record = await self._claim_parked(task_id)
+        if record is not None:  # else resumed elsewhere, or it ended
+            await self._replay_claimed(record)
+
+    async def _claim_parked(self, task_id: str) -> TaskRecord | None:
+        claim: Change = {"owner": self.instance_id, "status_message": RESUMED}
+        return await self.store.update(task_id, claim, owner=PARKED_OWNER)
+
+    async def _replay_claimed(self, record: TaskRecord) -> None:
+        now = now_ms()
+        if record.expired(now):
+            await self.write(record.task_id, ttl_expired(record, now, self.expired_grace_ms))
+            return
+        await self._run_claimed(record, self.policy_for(record.tool), None, resumed=True)
+        # The answers are in the journal the replay read; the copies held for an owner can go.
+        await self.store.take_answers(record.task_id)
+
+    async def _resume_if_parked(self, task_id: str) -> None:
+        record = await self.store.get(task_id)
+        if record is not None and record.owner == PARKED_OWNER:
+            await self.resume(task_id)
+
+    async def _park_waiting(self) -> None:
+        """Clean shutdown: park the retry-safe tasks that wait for input, so no attempt is spent on
+        them and any instance resumes them when their answer comes (the others are released)."""
+        if self.rerun is None:
+            return
+        for ex in list(self.executions.values()):
+            if ex.resumable and ex.promoted and not ex.settled and ex.open_keys:
+                try:
+                    await ex.park()
+                except StoreError as exc:
+                    logger.warning("could not park waiting tasks on shutdown (%s): they are taken over later", exc)
+                    return

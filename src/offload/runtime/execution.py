@@ -26,7 +26,8 @@ from offload.observe import TaskProbe, task_created
 from offload.protocol import INPUT_TIMEOUT, INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY, TaskStatus
 from offload.protocol.capabilities import missing_for
 from offload.runtime.policy import TaskPolicy
-from offload.store import Change, StoreEncodingError, TaskRecord
+from offload.runtime.replay import Diverged, Replay, as_json, current_runner, input_key, step_key
+from offload.store import Change, StoreEncodingError, StoreError, TaskRecord
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,12 @@ class ExecutionHost(Protocol):
 
     def forget(self, execution: Execution) -> None:
         """The execution ended: drop it from the runtime's table."""
+
+    async def park(self, execution: Execution) -> bool:
+        """Hand the task, waiting for input, to no instance (runtime/replay.py); False if it cannot be."""
+
+    async def record(self, task_id: str, key: str, entry: dict[str, Any]) -> bool:
+        """Journal a durable step of a task this instance holds; False if it no longer holds it."""
 
 
 class TaskDispatch:
@@ -132,10 +139,10 @@ def error_to_dict(exc: BaseException) -> dict[str, Any]:
     return {"code": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"}
 
 
-def _failed(message: str) -> Change:
+def _failed(message: str, code: int = INTERNAL_ERROR) -> Change:
     return {
         "status": TaskStatus.FAILED,
-        "error": {"code": INTERNAL_ERROR, "message": message},
+        "error": {"code": code, "message": message},
         "status_message": message,
         "input_requests": {},
     }
@@ -149,21 +156,25 @@ class Execution:
         "_cancel_reason",
         "_capabilities",
         "_decided",
-        "_expiry",
         "_flushing",
+        "_forced",
         "_outstanding",
         "_promotion",
+        "_replay",
         "_seq",
+        "_unrecorded",
         "asked_inline",
         "dispatch",
         "host",
         "outcome",
+        "parking",
         "policy",
         "probe",
         "promoted",
         "scope",
         "settled",
         "status_message",
+        "task",
         "task_id",
         "template",
     )
@@ -176,6 +187,7 @@ class Execution:
         inline: DispatchContext[Any] | None,
         transport: Any,
         capabilities: dict[str, Any] | None = None,
+        replay: Replay | None = None,
     ) -> None:
         self.host = host
         self._capabilities = capabilities  # what the calling client declared; None: unknown, not gated
@@ -194,10 +206,14 @@ class Execution:
         self.scope = anyio.CancelScope()
         self._outstanding: dict[str, dict[str, Any]] = {}
         self._answers: dict[str, asyncio.Future[Any]] = {}
-        self._seq = 0
+        self._seq = 0  # the position of the latest input request or step (runtime/replay.py)
+        self._replay = replay  # what earlier runs recorded; None on a first run
+        self._unrecorded: dict[str, Any] | None = None  # steps run before the task existed
         self._flushing = False
         self._cancel_reason: str | None = None
-        self._expiry: Change | None = None  # set when the TTL stopped the tool: the outcome to store
+        self._forced: Change | None = None  # the outcome to store when the TTL or a replay stopped the tool
+        self.parking = False  # handed to no instance while it waits: no outcome is written from here
+        self.task: asyncio.Task[None] | None = None  # the asyncio task running `run` (set by the runtime)
         self.probe = TaskProbe(template)  # spans and metrics of this run (offload.observe)
 
     # -- the run --
@@ -208,6 +224,7 @@ class Execution:
 
     async def _run(self, call: ToolCall) -> None:
         outcome: tuple[str, Any]
+        current_runner.set(self)  # `offload.step` inside the tool finds this run
         try:
             with self.scope:
                 try:
@@ -232,8 +249,18 @@ class Execution:
 
     def expire(self, change: Change) -> None:
         """The task's TTL ran out: stop the tool and store `change` (a terminal status) as its outcome."""
-        self._expiry = change
+        self._forced = change
         self.cancel(str(change.get("status_message") or "The task's TTL ran out"))
+
+    async def _diverged(self, exc: Diverged) -> None:
+        """A replayed run no longer matches its journal: fail the task, saying where."""
+        message = (
+            f"The tool is not deterministic up to its recorded calls ({exc}), so it cannot be resumed; "
+            "see README 'Durable approvals'"
+        )
+        self._forced = _failed(message)
+        self.cancel(message)
+        await anyio.lowlevel.checkpoint()  # the cancellation lands here
 
     def cancel(self, reason: str) -> None:
         self._cancel_reason = reason
@@ -266,6 +293,10 @@ class Execution:
         await self.host.create(record)
         task_created(record)
         self.mark_promoted()
+        if self._unrecorded:  # steps run inline: journal them now the task exists
+            steps, self._unrecorded = self._unrecorded, None
+            for key, entry in steps.items():
+                await self.host.record(self.task_id, key, entry)
         if self.settled and not settled_before:
             await self._write_outcome()  # it finished while the task was being stored
         elif not record.terminal and self.status_message != record.status_message:
@@ -288,8 +319,8 @@ class Execution:
     def _outcome_change(self) -> Change:
         assert self.outcome is not None
         kind, value = self.outcome
-        if kind == "cancelled" and self._expiry is not None:
-            return self._expiry
+        if kind == "cancelled" and self._forced is not None:
+            return self._forced
         if kind == "cancelled":
             reason = self._cancel_reason or "Cancelled"
             return {"status": TaskStatus.CANCELLED, "status_message": reason, "input_requests": {}}
@@ -389,7 +420,15 @@ class Execution:
                 self._promotion = anyio.Event()
             await self._promotion.wait()
         self._seq += 1
-        key = f"{method.split('/')[0]}-{self.template.attempts}.{self._seq}"
+        key = input_key(method, self._seq)
+        if self._replay is not None:
+            try:
+                answered, recorded = self._replay.recall_input(self._seq, key, method, params)
+            except Diverged as exc:
+                await self._diverged(exc)
+                raise
+            if answered:  # asked and answered before: the tool gets the same answer, nobody is asked
+                return recorded if isinstance(recorded, dict) else {"value": recorded}
         # A bare future: the lightest thing a parked request can wait on.
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._outstanding[key] = {"method": method, "params": params}
@@ -402,6 +441,12 @@ class Execution:
                 self.probe.input_wait(key, method),
                 anyio.CancelScope(deadline=deadline) as waiting,
             ):
+                park_after = self._park_after()
+                if park_after is not None:
+                    # asyncio.wait leaves the future alone when it times out (a cancelled await would not).
+                    done, _ = await asyncio.wait([answer], timeout=park_after)
+                    if not done:
+                        await self.park()
                 value = await answer
             if waiting.cancelled_caught:
                 raise MCPError(
@@ -413,11 +458,85 @@ class Execution:
             self._outstanding.pop(key, None)
             self._answers.pop(key, None)
 
+    # -- parking and durable steps (runtime/replay.py) --
+
+    @property
+    def resumable(self) -> bool:
+        """Retry-safe, with the call stored: another run can take over by replay."""
+        return self.policy.retry and self.template.request is not None
+
+    def _park_after(self) -> float | None:
+        """Seconds to wait for an answer in memory before parking; None: never park this task."""
+        after = self.policy.park_after_s
+        if not self.resumable or after is None or math.isinf(after):
+            return None
+        return after
+
+    async def park(self) -> bool:
+        """Drop this run while the task waits for input; the answer resumes the task by replay.
+
+        The store hands the task to no instance first; only then does this run stop (its outcome
+        is not written: the run that resumes writes it). True if parked.
+        """
+        if self.parking or self.settled or not self.promoted:
+            return self.parking
+        self.parking = True
+        if not await self.host.park(self):
+            self.parking = False
+            return False
+        if self.task is not None:
+            self.task.cancel()  # not the scope: no outcome, nothing recorded as cancelled
+        await anyio.lowlevel.checkpoint()
+        return True
+
+    @property
+    def open_keys(self) -> set[str]:
+        """Keys of the requests this run waits on."""
+        return set(self._outstanding)
+
+    async def run_step(self, name: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """`offload.step` inside this run: recorded result on replay, else run and record it."""
+        self._seq += 1
+        key = step_key(self._seq)
+        if self._replay is not None:
+            try:
+                done, recorded = self._replay.recall_step(self._seq, name)
+            except Diverged as exc:
+                await self._diverged(exc)
+                raise
+            if done:
+                return recorded
+        result = as_json(name, await fn())
+        entry = {"step": name, "result": result}
+        if not self.promoted:  # no task yet: journaled when it is stored (`promote`)
+            if self._unrecorded is None:
+                self._unrecorded = {}
+            self._unrecorded[key] = entry
+            return result
+        backoff = Backoff(initial=0.1, cap=5.0)
+        while True:
+            try:
+                with anyio.CancelScope(shield=True):  # the side effect happened: its record must land
+                    held = await self.host.record(self.task_id, key, entry)
+                break
+            except StoreEncodingError as exc:  # no store can keep it: the tool hears why
+                raise TypeError(f"step {name!r} returned a value that cannot be stored: {exc}") from exc
+            except StoreError as exc:  # an outage is waited out
+                logger.warning("task %s: recording step %r failed (%s); retrying", self.task_id[:8], name, exc)
+                await anyio.sleep(backoff.next())
+        if not held:
+            self.cancel("This instance lost the task (it ended elsewhere or was taken over)")
+            await anyio.lowlevel.checkpoint()
+        return result
+
     def deliver(self, responses: dict[str, Any]) -> list[str]:
         """Hand answers to their waiting requests; unknown or answered keys are ignored."""
         taken: list[str] = []
         for key, value in responses.items():
             answer = self._answers.get(key)
+            if answer is None and self._replay is not None and self._replay.answer(key, value):
+                taken.append(key)  # a replay not yet at this request: it finds the answer when it gets there
+                continue
             if answer is None or answer.done() or key not in self._outstanding:
                 continue
             del self._outstanding[key]

@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from offload.protocol import INTERNAL_ERROR, TaskStatus
 from offload.protocol.links import BLOB_META_KEY, PREVIEW_META_KEY, blob_uri
-from offload.store import TaskStore
+from offload.store import Change, TaskRecord, TaskStore
 from offload.store.blobs import BlobStore
 from offload.store.sidecars import blob_store_for
 
@@ -154,6 +155,23 @@ class ResultOffloader:
         if self._blobs is None or self._blobs[0] is not store:
             self._blobs = (store, blob_store_for(store))
         return self._blobs[1]
+
+    async def shape_outcome(self, record: TaskRecord, change: Change) -> Change:
+        """A completed result as it is stored: large items offloaded, or the task failed saying why."""
+        result = change.get("result")
+        if change.get("status") != TaskStatus.COMPLETED or result is None:
+            return change
+        try:
+            shaped = await self.shape(record.task_id, record.tool, record.expires_ms, result)
+        except ResultTooLarge as exc:
+            message = str(exc)
+            return {
+                "status": TaskStatus.FAILED,
+                "error": {"code": INTERNAL_ERROR, "message": message},
+                "status_message": message,
+                "input_requests": {},
+            }
+        return change if shaped is result else {**change, "result": shaped}
 
     async def shape(self, task_id: str, tool: str, expires_ms: int | None, result: dict[str, Any]) -> dict[str, Any]:
         """The result to store: unchanged when small, else with large items offloaded; or ResultTooLarge."""

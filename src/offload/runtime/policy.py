@@ -19,7 +19,11 @@ class TaskPolicy:
     - `auto`: starts inline and becomes a task if still running after `budget_s`.
 
     `retry` marks the tool safe to run again from the start when the instance running it
-    died; otherwise such a task is marked failed. `max_attempts` bounds the runs.
+    died; otherwise such a task is marked failed. `max_attempts` bounds the runs. A retry-safe
+    tool is run again by replay (runtime/replay.py): recorded answers and `offload.step` results
+    come back without asking or acting twice. `park_after_s`: a retry-safe task that has waited
+    this long for input is parked, held by no instance and resumed by replay wherever its
+    answer arrives (None: never parked while its instance runs).
 
     `poll_interval_ms` is the interval suggested until the tool's durations are known; with
     `adaptive_polling`, suggestions then follow them, within `poll_min_ms`..`poll_max_ms`
@@ -38,11 +42,14 @@ class TaskPolicy:
     poll_max_ms: int | None = None
     adaptive_polling: bool | None = None
     offload_bytes: int | None = None
+    park_after_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"task mode must be one of {MODES}, not {self.mode!r}")
         if self.budget_s is not None and self.budget_s < 0:
             raise ValueError("budget_s must be >= 0")
+        if self.park_after_s is not None and self.park_after_s < 0:
+            raise ValueError("park_after_s must be >= 0")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from offload.protocol import TaskStatus
+from offload.runtime.policy import TaskPolicy
 from offload.store import TaskRecord, TaskStore
 from offload.store.durations import DurationLog
 from offload.store.sidecars import duration_log_for
@@ -51,6 +52,17 @@ class PollBounds:
     min_ms: int
     max_ms: int
     adaptive: bool = True
+
+    @classmethod
+    def of(cls, policy: TaskPolicy) -> PollBounds:
+        """A tool's bounds from its policy: 1 s without data, within 50 ms..5 min unless it says otherwise."""
+        default = policy.poll_interval_ms or 1000
+        return cls(
+            default_ms=default,
+            min_ms=policy.poll_min_ms if policy.poll_min_ms is not None else min(50, default),
+            max_ms=policy.poll_max_ms if policy.poll_max_ms is not None else max(300_000, default),
+            adaptive=policy.adaptive_polling is not False,
+        )
 
 
 def suggest_interval(durations: Sequence[int], elapsed_ms: int, bounds: PollBounds) -> int:

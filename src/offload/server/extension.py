@@ -86,6 +86,7 @@ class Tasks(Extension):
         strict_mcp_name: bool = False,
         max_tasks_per_caller: int | None = 1000,
         expired_grace_s: float = 60.0,
+        park_after_s: float | None = 30.0,
     ) -> None:
         self.store = instrument_store(open_store(store) if isinstance(store, str) else store)
         self.defaults = TaskPolicy(
@@ -98,6 +99,7 @@ class Tasks(Extension):
             poll_max_ms=poll_max_ms,
             adaptive_polling=adaptive_polling,
             offload_bytes=offload_bytes,
+            park_after_s=park_after_s,
         )
         self.max_read_bytes = max_read_bytes
         self.runtime = TaskRuntime(
@@ -150,6 +152,7 @@ class Tasks(Extension):
         poll_max_ms: int | None = None,
         adaptive_polling: bool | None = None,
         offload_bytes: int | None = None,
+        park_after_s: float | None = None,
     ) -> Callable[[F], F]:
         """Declare how a tool relates to tasks; put it below `@server.tool()`.
 
@@ -167,6 +170,7 @@ class Tasks(Extension):
             poll_max_ms=poll_max_ms,
             adaptive_polling=adaptive_polling,
             offload_bytes=offload_bytes,
+            park_after_s=park_after_s,
         )
 
         def decorate(fn: F) -> F:
@@ -204,6 +208,7 @@ class Tasks(Extension):
                 poll_max_ms=pick(declared.poll_max_ms, d.poll_max_ms),
                 adaptive_polling=pick(declared.adaptive_polling, d.adaptive_polling),
                 offload_bytes=pick(declared.offload_bytes, d.offload_bytes),
+                park_after_s=pick(declared.park_after_s, d.park_after_s),
             )
             self._resolved[tool] = resolved
         return resolved

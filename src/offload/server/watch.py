@@ -16,7 +16,7 @@ from collections.abc import Callable
 import anyio
 
 from offload.runtime import TaskRuntime
-from offload.runtime.engine import CLOCK_SLACK_MS
+from offload.runtime.lifecycle import CLOCK_SLACK_MS
 from offload.store import StoreError, TaskRecord, now_ms
 
 __all__ = ["TaskWatcher"]

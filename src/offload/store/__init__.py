@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from offload.store.base import Change, EventHandler, TaskEvent, TaskRecord, TaskStore, now_ms
+from offload.store.base import TaskStore
 from offload.store.errors import StoreEncodingError, StoreError, StoreFull, StoreUnavailable
 from offload.store.memory import MemoryStore
+from offload.store.record import Change, EventHandler, TaskEvent, TaskRecord, now_ms
 from offload.store.sqlite import SQLiteStore
 
 DEFAULT_STORE_URL = "sqlite:///offload-tasks.db"

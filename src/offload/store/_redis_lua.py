@@ -1,7 +1,9 @@
 """The Lua scripts of the Redis store: every operation is one script, so it is atomic against every
-other, on any instance. Layout (layout version 2) under the key prefix P, passed as ARGV[1]:
+other, on any instance. Layout (layout version 3) under the key prefix P, passed as ARGV[1]:
 
 - `P task:<id>`: a hash per task (see redis.py);
+- `P journal:<id>`: a hash per task with a journal, key -> entry (JSON), deleted with the task; apart
+  from the task's hash so `get` (HGETALL) never reads it;
 - `P instances`: sorted set, owner -> alive until (ms); a dead owner left with no live task is dropped;
 - `P owned:<owner>`: set of the live tasks an owner holds;
 - `P queued`: sorted set of live tasks without an owner, by creation time (handed out oldest first);
@@ -88,18 +90,31 @@ return redis.call('HGETALL', k)
 """
 )
 
-# KEYS: task, answered. ARGV: id, stamp, then key/answer pairs. Returns the keys taken.
+# KEYS: task, answered, journal. ARGV: id, stamp, hold ('1'/'0'), then key/answer pairs. Returns
+# the keys taken. Each is recorded in the journal as the request's JSON object with `"answer"` added
+# last (spliced as text, so no number is re-encoded; a repeated key reads as the last one, as in
+# `{**request, "answer": a}`); a request that is not an object records the answer alone.
 ANSWER = (
     _HELPERS
     + """
+local function entry(req, ans)
+  local body = string.match(req, '^%s*{(.*)}%s*$')
+  if body == nil or string.match(body, '^%s*$') then return '{"answer":' .. ans .. '}' end
+  return '{' .. body .. ',"answer":' .. ans .. '}'
+end
 local k = KEYS[1]
 local st = redis.call('HGET', k, 'status')
 if not live(st) then return {} end
+local hold = ARGV[3] == '1'
 local taken = {}
-for i = 3, #ARGV, 2 do
-  if redis.call('HDEL', k, 'r:' .. ARGV[i]) == 1 then
-    redis.call('HSET', k, 'a:' .. ARGV[i], ARGV[i + 1])
-    taken[#taken + 1] = ARGV[i]
+for i = 4, #ARGV, 2 do
+  local key, ans = ARGV[i], ARGV[i + 1]
+  local req = redis.call('HGET', k, 'r:' .. key)
+  if req then
+    redis.call('HDEL', k, 'r:' .. key)
+    if hold then redis.call('HSET', k, 'a:' .. key, ans) end
+    redis.call('HSET', KEYS[3], key, entry(req, ans))
+    taken[#taken + 1] = key
   end
 end
 if #taken == 0 then return {} end
@@ -111,8 +126,19 @@ if st == 'input_required' then
   if not open then redis.call('HSET', k, 'status', 'working') end
 end
 bump(k, ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[1])
+if hold then redis.call('SADD', KEYS[2], ARGV[1]) end
 return taken
+"""
+)
+
+# KEYS: task, journal. ARGV: owner, key, entry. 1 if written (the task is live and the owner's), else 0.
+RECORD = (
+    _HELPERS
+    + """
+local f = redis.call('HMGET', KEYS[1], 'status', 'owner')
+if not live(f[1]) or f[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
 """
 )
 
@@ -198,6 +224,7 @@ for _, id in ipairs(ids) do
     redis.call('SREM', P .. 'live:' .. (f[3] or ''), id)
   end
   n = n + redis.call('DEL', k)
+  redis.call('DEL', P .. 'journal:' .. id)
   redis.call('ZREM', P .. 'expires', id)
   redis.call('SREM', P .. 'answered', id)
 end
@@ -234,5 +261,18 @@ redis.call('SET', P .. 'schema', '2')
 return 1
 """
 )
+
+# ARGV: prefix. Layout 2 -> 3 adds the per-task journal hashes: nothing to convert, but a store
+# holding journals is marked so that an older offload, which would purge tasks and leave their
+# journals behind, refuses it. 1 if it ran, 0 if the layout was not version 2.
+MIGRATE_2_TO_3 = """
+local P = ARGV[1]
+if redis.call('GET', P .. 'schema') ~= '2' then return 0 end
+redis.call('SET', P .. 'schema', '3')
+return 1
+"""
+
+#: Upgrades by the layout version they start from: each runs once, in order (`RedisStore.open`).
+MIGRATIONS = {1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3}
 
 __all__: list[str] = []

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from offload.protocol import TaskStatus
-from offload.store.base import Change, TaskRecord
 from offload.store.errors import StoreEncodingError
+from offload.store.record import Change, TaskRecord
 
 #: The keys `update` accepts: exactly those `Change` declares.
 CHANGE_FIELDS: frozenset[str] = frozenset(Change.__optional_keys__)
@@ -80,6 +80,12 @@ def dump_json(name: str, value: Any) -> str | None:
         where = next(_surrogates(value, name), name)
         raise StoreEncodingError(where, "it contains a lone surrogate (not valid Unicode text)")
     return text
+
+
+def journal_entry(asked: Any, answer: Any) -> dict[str, Any]:
+    """What `answer` records for a taken key: the outstanding request (`{"method", "params"}`) and
+    its answer, so a replay finds both where the tool asked."""
+    return {**(asked if isinstance(asked, dict) else {}), "answer": answer}
 
 
 def load_json(text: str | None) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from offload.protocol import LIVE
-from offload.store.base import TaskRecord
+from offload.store.record import TaskRecord
 
 #: `status IN <LIVE_SQL>`: a task that can still change (the partial indexes use the same text).
 LIVE_SQL = "(" + ",".join(f"'{s}'" for s in sorted(LIVE)) + ")"

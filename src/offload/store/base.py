@@ -11,22 +11,11 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, Unpack
 
-from offload.store.errors import StoreEncodingError, StoreError, StoreFull, StoreUnavailable
-from offload.store.query import TaskQuery
-from offload.store.record import (
-    EVENT_KINDS,
-    Change,
-    EventHandler,
-    EventKind,
-    TaskEvent,
-    TaskRecord,
-    check_event,
-    decode_event,
-    encode_event,
-    now_ms,
-)
+from offload._callbacks import call_each
+from offload.store.query import TaskFilters, TaskQuery
+from offload.store.record import Change, EventHandler, TaskEvent, TaskRecord, check_event
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +67,29 @@ class TaskStore(abc.ABC):
         """Apply `change` to a non-terminal task (held by `owner`, if given); None if nothing changed."""
 
     @abc.abstractmethod
-    async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+    async def answer(self, task_id: str, responses: dict[str, Any], *, hold: bool = True) -> dict[str, Any]:
         """Take the responses whose keys are outstanding; return those taken.
 
-        Taken keys leave `input_requests` and wait in the store until the owner `take_answers`;
-        when no request remains open the task goes back to `working`. Keys that are unknown or
-        already answered are ignored (tasks.md "Task Update Requests").
+        Taken keys leave `input_requests`; when no request remains open the task goes back to
+        `working`. Keys that are unknown or already answered are ignored (tasks.md "Task Update
+        Requests"). Each taken key is recorded in the task's journal, in the same atomic step, as
+        `{"method", "params", "answer"}` (the request as it was outstanding, and its answer), so a
+        replay finds it. With `hold` (the default) the answers also wait until the owner
+        `take_answers`; without, the caller hands them to the tool itself.
         """
+
+    # -- the journal: what a tool asked and did, for replay (runtime/replay.py) --
+
+    @abc.abstractmethod
+    async def journal(self, task_id: str) -> dict[str, Any]:
+        """The task's recorded interaction, `{key: entry}`: answered input requests (written by
+        `answer`) and durable steps (written by `record`). Empty for an unknown task."""
+
+    @abc.abstractmethod
+    async def record(self, task_id: str, key: str, entry: dict[str, Any], *, owner: str) -> bool:
+        """Put `entry` under `key` in the journal of a live task held by `owner`; False (nothing
+        written) otherwise. The entry is checked before anything is written (StoreEncodingError).
+        A journal entry is not a visible change: `updated_ms` stays as it is."""
 
     @abc.abstractmethod
     async def take_answers(self, task_id: str) -> dict[str, Any]:
@@ -163,24 +168,11 @@ class TaskStore(abc.ABC):
         return unsubscribe
 
     def _deliver(self, event: TaskEvent) -> None:
-        for handler in list(self._handlers):
-            try:
-                handler(event)
-            except Exception:
-                logger.exception("task event handler failed")
+        call_each(self._handlers, event, logger, "task event handler")
 
     # -- operations: the admin CLI and the console (offload.ops) --
 
-    async def list_tasks(
-        self,
-        *,
-        status: str | list[str] | tuple[str, ...] | None = None,
-        tool: str | None = None,
-        principal: str | None = None,
-        older_than_ms: int | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> tuple[list[TaskRecord], str | None]:
+    async def list_tasks(self, **filters: Unpack[TaskFilters]) -> tuple[list[TaskRecord], str | None]:
         """One page of tasks, newest first, and the cursor of the next page (None after the last).
 
         Filters combine: `status` (one or several), `tool`, `principal`, and `older_than_ms`, an
@@ -188,10 +180,7 @@ class TaskStore(abc.ABC):
         `(created_ms, task_id)`, fixed at creation, so paging is stable while tasks come and go
         (offload.store.query). Raises ValueError for an unknown status or a malformed cursor.
         """
-        query = TaskQuery.build(
-            status=status, tool=tool, principal=principal, older_than_ms=older_than_ms, limit=limit, cursor=cursor
-        )
-        return await self.query_tasks(query)
+        return await self.query_tasks(TaskQuery.build(**filters))
 
     @abc.abstractmethod
     async def query_tasks(self, query: TaskQuery) -> tuple[list[TaskRecord], str | None]:
@@ -209,20 +198,4 @@ class TaskStore(abc.ABC):
         """
 
 
-__all__ = [
-    "EVENT_KINDS",
-    "Change",
-    "EventHandler",
-    "EventKind",
-    "StoreEncodingError",
-    "StoreError",
-    "StoreFull",
-    "StoreUnavailable",
-    "TaskEvent",
-    "TaskRecord",
-    "TaskStore",
-    "check_event",
-    "decode_event",
-    "encode_event",
-    "now_ms",
-]
+__all__ = ["TaskStore"]

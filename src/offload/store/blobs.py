@@ -16,10 +16,12 @@ import abc
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
+from typing import Generic, TypeVar
 
-from offload.store.base import now_ms
+from offload.store.record import now_ms
 
-__all__ = ["CHUNK_BYTES", "BlobIndex", "BlobStore", "MemoryBlobStore", "chunked"]
+__all__ = ["CHUNK_BYTES", "BlobIndex", "BlobStore", "MemoryBlobStore", "SidecarBlobStore", "chunk_rows", "chunked"]
 
 #: Chunk size: small enough that a slice reads little, large enough that 256 MiB is ~1000 rows.
 CHUNK_BYTES = 256 * 1024
@@ -37,18 +39,17 @@ class BlobIndex:
         return sum(self.sizes)
 
     def byte_starts(self) -> list[int]:
-        starts, at = [], 0
-        for size in self.sizes:
-            starts.append(at)
-            at += size
-        return starts
+        """Where each chunk starts in the blob."""
+        return _before_each(self.sizes)
 
     def newline_counts_before(self) -> list[int]:
-        before, seen = [], 0
-        for count in self.newlines:
-            before.append(seen)
-            seen += count
-        return before
+        """How many newlines the chunks before each chunk hold."""
+        return _before_each(self.newlines)
+
+
+def _before_each(counts: tuple[int, ...]) -> list[int]:
+    """The sum of the counts before each one: [0, c0, c0+c1, ...], as long as `counts`."""
+    return list(accumulate(counts[:-1], initial=0)) if counts else []
 
 
 def chunked(data: bytes, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes, int]]:
@@ -60,6 +61,15 @@ def chunked(data: bytes, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, 
     for number, start in enumerate(range(0, len(data), chunk_bytes)):
         piece = bytes(view[start : start + chunk_bytes])
         yield number, piece, piece.count(b"\n")
+
+
+#: A chunk as the SQL backends store it: a row of their blob table, columns in this order.
+ChunkRow = tuple[str, int, int, int, int, int | None, bytes]
+
+
+def chunk_rows(task_id: str, n: int, chunks: list[tuple[int, bytes, int]], expires_ms: int | None) -> list[ChunkRow]:
+    """(task_id, n, chunk, size, newlines, expires_ms, data) for each chunk of blob (task_id, n)."""
+    return [(task_id, n, number, len(data), newlines, expires_ms, data) for number, data, newlines in chunks]
 
 
 def count_lines(index: BlobIndex, last_byte: int | None) -> int:
@@ -163,6 +173,16 @@ class BlobStore(abc.ABC):
                 return data[pos:]
             end = nxt + 1
         return data[pos:end]
+
+
+_Store = TypeVar("_Store")
+
+
+class SidecarBlobStore(BlobStore, Generic[_Store]):
+    """Blobs in a task store's own database or server, reached through that store's connections."""
+
+    def __init__(self, store: _Store) -> None:
+        self.store = store
 
 
 class MemoryBlobStore(BlobStore):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import abc
 from collections import deque
+from typing import Generic, TypeVar
 
-__all__ = ["KEEP_DURATIONS", "DurationLog", "MemoryDurationLog"]
+__all__ = ["KEEP_DURATIONS", "DurationLog", "MemoryDurationLog", "SidecarDurationLog"]
 
 #: How many recent durations a tool keeps: enough for a p10..p90 that follows change within minutes.
 KEEP_DURATIONS = 64
@@ -28,6 +29,17 @@ class DurationLog(abc.ABC):
     @abc.abstractmethod
     async def recent(self, tool: str) -> list[int]:
         """The tool's recent durations, oldest first (empty when none was recorded)."""
+
+
+_Store = TypeVar("_Store")
+
+
+class SidecarDurationLog(DurationLog, Generic[_Store]):
+    """Durations in a task store's own database or server, reached through that store's connections."""
+
+    def __init__(self, store: _Store, keep: int = KEEP_DURATIONS) -> None:
+        self.store = store
+        self.keep = keep
 
 
 class MemoryDurationLog(DurationLog):

@@ -8,9 +8,10 @@ from typing import Any
 
 import anyio
 
-from offload.store._rules import check_change, check_record, dump_json, load_json
-from offload.store.base import Change, TaskRecord, TaskStore, now_ms
+from offload.store._rules import check_change, check_record, check_value, dump_json, journal_entry, load_json
+from offload.store.base import TaskStore
 from offload.store.query import TaskQuery, count_stats
+from offload.store.record import Change, TaskRecord, now_ms
 
 
 def _copy_json(name: str, value: Any) -> Any:
@@ -27,6 +28,7 @@ class MemoryStore(TaskStore):
         self.url = "memory://"
         self._tasks: dict[str, TaskRecord] = {}
         self._answers: dict[str, dict[str, Any]] = {}
+        self._journals: dict[str, dict[str, Any]] = {}
         self._instances: dict[str, int] = {}  # owner -> alive until (ms)
         self._by_owner: dict[str | None, dict[str, None]] = {}  # live tasks, in creation order
 
@@ -70,19 +72,33 @@ class MemoryStore(TaskStore):
             self._answers.pop(task_id, None)
         return deepcopy(rec)
 
-    async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+    async def answer(self, task_id: str, responses: dict[str, Any], *, hold: bool = True) -> dict[str, Any]:
         rec = self._tasks.get(task_id)
         if rec is None or rec.terminal:
             return {}
         taken = {k: _copy_json("answer", v) for k, v in responses.items() if k in rec.input_requests}
         if taken:
-            for key in taken:
-                del rec.input_requests[key]
-            self._answers.setdefault(task_id, {}).update(taken)
+            journal = self._journals.setdefault(task_id, {})
+            for key, value in taken.items():  # a copy: take_answers hands `value` itself out
+                journal[key] = journal_entry(rec.input_requests.pop(key), deepcopy(value))
+            if hold:
+                self._answers.setdefault(task_id, {}).update(taken)
             if not rec.input_requests and rec.status == "input_required":
                 rec.status = "working"
             rec.updated_ms = max(now_ms(), rec.updated_ms)
         return deepcopy(taken)
+
+    async def journal(self, task_id: str) -> dict[str, Any]:
+        return deepcopy(self._journals.get(task_id, {}))
+
+    async def record(self, task_id: str, key: str, entry: dict[str, Any], *, owner: str) -> bool:
+        check_value("journal key", key)
+        copied = _copy_json("journal entry", entry)
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.terminal or rec.owner != owner:
+            return False
+        self._journals.setdefault(task_id, {})[key] = copied
+        return True
 
     async def take_answers(self, task_id: str) -> dict[str, Any]:
         return self._answers.pop(task_id, {})
@@ -106,6 +122,7 @@ class MemoryStore(TaskStore):
             del self._tasks[tid]
             deleted += 1
             self._answers.pop(tid, None)
+            self._journals.pop(tid, None)
             if not rec.terminal:
                 held = self._by_owner.get(rec.owner, {})
                 held.pop(tid, None)
@@ -160,6 +177,7 @@ class MemoryStore(TaskStore):
         for tid in gone:
             del self._tasks[tid]
             self._answers.pop(tid, None)
+            self._journals.pop(tid, None)
         return gone
 
 

@@ -44,80 +44,21 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from offload._backoff import Backoff, retry
 from offload.store import _sql
 from offload.store._pg_events import CHANNEL, EventListener
-from offload.store._rules import check_change, check_record, dump_json
+from offload.store._pg_schema import MIGRATIONS as _MIGRATIONS
+from offload.store._pg_schema import SCHEMA_VERSION
+from offload.store._rules import check_change, check_record, check_value, dump_json, journal_entry
 from offload.store._sql import COLUMNS, DEAD_OWNERS_PER_CLAIM, INSERT_COLUMNS, LIVE_SQL
-from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, decode_event, encode_event, now_ms
+from offload.store.base import TaskStore
 from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 from offload.store.query import TaskQuery, count_stats
+from offload.store.record import Change, TaskEvent, TaskRecord, decode_event, encode_event, now_ms
 from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
 #: pg_advisory_xact_lock key that serializes migrations (any instance, any offload version).
 MIGRATION_LOCK = 0x6F66_666C_6F61_6401  # "offload" + 1
 _LIVE = LIVE_SQL
-
-_MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        """CREATE TABLE offload_tasks (
-            task_id TEXT PRIMARY KEY,
-            tool TEXT NOT NULL,
-            status TEXT NOT NULL,
-            status_message TEXT,
-            created_ms BIGINT NOT NULL,
-            updated_ms BIGINT NOT NULL,
-            ttl_ms BIGINT,
-            expires_ms BIGINT,
-            poll_interval_ms BIGINT,
-            principal TEXT,
-            owner TEXT,
-            lease_ms BIGINT,
-            attempts INTEGER NOT NULL DEFAULT 1,
-            result JSONB,
-            error JSONB,
-            input_requests JSONB,
-            request JSONB,
-            answers JSONB
-        )""",
-        "CREATE INDEX offload_tasks_expires ON offload_tasks (expires_ms) WHERE expires_ms IS NOT NULL",
-        f"CREATE INDEX offload_tasks_lease ON offload_tasks (lease_ms) WHERE status IN {_LIVE}",
-        "CREATE INDEX offload_tasks_answers ON offload_tasks (owner) WHERE answers IS NOT NULL",
-    ],
-    # v2: one heartbeat per instance instead of a lease per task. Each owner of a live task becomes
-    # an instance alive until its latest lease, so nothing stored is stranded; queued tasks (no
-    # owner) stay claimable; live tasks are indexed by owner for `owned` and `claim_orphans`.
-    2: [
-        "CREATE TABLE offload_instances (owner TEXT PRIMARY KEY, alive_until_ms BIGINT NOT NULL)",
-        "CREATE INDEX offload_instances_alive ON offload_instances (alive_until_ms)",
-        "INSERT INTO offload_instances (owner, alive_until_ms) SELECT owner, MAX(COALESCE(lease_ms, 0)) "
-        f"FROM offload_tasks WHERE status IN {_LIVE} AND owner IS NOT NULL GROUP BY owner",
-        "DROP INDEX offload_tasks_lease",
-        "ALTER TABLE offload_tasks DROP COLUMN lease_ms",
-        f"CREATE INDEX offload_tasks_live_owner ON offload_tasks (owner, created_ms) WHERE status IN {_LIVE}",
-    ],
-    # v3: live tasks by principal, for the per-caller admission limit.
-    3: [f"CREATE INDEX offload_tasks_live_principal ON offload_tasks (principal) WHERE status IN {_LIVE}"],
-    # v4: large result items in chunks, gone with their task; recent durations per tool (postgres_sidecar.py).
-    4: [
-        """CREATE TABLE offload_blobs (
-            task_id TEXT NOT NULL,
-            n INTEGER NOT NULL,
-            chunk INTEGER NOT NULL,
-            size INTEGER NOT NULL,
-            newlines INTEGER NOT NULL,
-            expires_ms BIGINT,
-            data BYTEA NOT NULL,
-            PRIMARY KEY (task_id, n, chunk)
-        )""",
-        "CREATE INDEX offload_blobs_expires ON offload_blobs (expires_ms) WHERE expires_ms IS NOT NULL",
-        """CREATE FUNCTION offload_blobs_purge() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN DELETE FROM offload_blobs WHERE task_id = OLD.task_id; RETURN NULL; END $$""",
-        "CREATE TRIGGER offload_blobs_purge AFTER DELETE ON offload_tasks "
-        "FOR EACH ROW EXECUTE FUNCTION offload_blobs_purge()",
-        "CREATE TABLE offload_durations (tool TEXT PRIMARY KEY, samples BIGINT[] NOT NULL)",
-    ],
-}
 
 _O_COLUMNS = ", ".join(f"o.{name}" for name in _sql.FIELDS)
 _OWNER_PARAM = f"${INSERT_COLUMNS.index('owner') + 1}::text"
@@ -127,6 +68,24 @@ _INSERT = (
     f"WHERE {_OWNER_PARAM} IS NOT NULL ON CONFLICT (owner) DO NOTHING) "
     f"INSERT INTO offload_tasks ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(INSERT_COLUMNS) + 1))}) ON CONFLICT (task_id) DO NOTHING"
+)
+#: `answer`'s write, once the task row is locked and read: the row's new state ($2-$4, and the
+#: answers waiting for the owner, $7, when they are held), and one journal entry per key taken
+#: ($5, $6). A key recorded before (by `record`) takes the answer: the last write wins.
+_ANSWER = (
+    "WITH t AS (UPDATE offload_tasks SET input_requests=$2, status=$3, updated_ms=GREATEST(updated_ms, $4){} "
+    "WHERE task_id=$1 RETURNING task_id) "
+    "INSERT INTO offload_journal (task_id, key, entry) "
+    "SELECT t.task_id, j.key, j.entry::jsonb FROM t, unnest($5::text[], $6::text[]) AS j(key, entry) "
+    "ON CONFLICT (task_id, key) DO UPDATE SET entry=EXCLUDED.entry"
+)
+_ANSWER_HELD = _ANSWER.format(", answers=$7")
+_ANSWER = _ANSWER.format("")
+#: `record`: the entry goes in only while the task is live and held by the owner ($4).
+_RECORD = (
+    "INSERT INTO offload_journal (task_id, key, entry) SELECT task_id, $2::text, $3::jsonb FROM offload_tasks "
+    f"WHERE task_id=$1 AND owner=$4 AND status IN {_LIVE} "
+    "ON CONFLICT (task_id, key) DO UPDATE SET entry=EXCLUDED.entry"
 )
 #: An owner nobody has heard from is dead until it heartbeats: its tasks are never stranded.
 _KNOW_OWNER = "INSERT INTO offload_instances (owner, alive_until_ms) VALUES ($1, 0) ON CONFLICT (owner) DO NOTHING"
@@ -384,7 +343,7 @@ class PostgresStore(TaskStore):
                 row = await conn.fetchrow(query, *args)
         return None if row is None else _row_to_record(row)
 
-    async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+    async def answer(self, task_id: str, responses: dict[str, Any], *, hold: bool = True) -> dict[str, Any]:
         if not responses:
             return {}
         checked = {k: json.loads(_doc("answer", v) or "null") for k, v in responses.items()}
@@ -400,20 +359,27 @@ class PostgresStore(TaskStore):
             taken = {k: v for k, v in checked.items() if k in outstanding}
             if not taken:
                 return {}
-            for key in taken:
-                del outstanding[key]
-            waiting = {**(row["answers"] or {}), **taken}
+            entries = [_doc("journal", journal_entry(outstanding.pop(k), v)) for k, v in taken.items()]
             status = "working" if not outstanding and row["status"] == "input_required" else row["status"]
-            await conn.execute(
-                "UPDATE offload_tasks SET input_requests=$2, status=$3, answers=$4, "
-                "updated_ms=GREATEST(updated_ms, $5) WHERE task_id=$1",
-                task_id,
-                _doc("input_requests", outstanding),
-                status,
-                _doc("answers", waiting),
-                now_ms(),
-            )
+            args: list[Any] = [task_id, _doc("input_requests", outstanding), status, now_ms(), list(taken), entries]
+            if hold:
+                args.append(_doc("answers", {**(row["answers"] or {}), **taken}))
+            # One statement: the task row changes and the journal records what it took.
+            await conn.execute(_ANSWER_HELD if hold else _ANSWER, *args)
             return taken
+
+    async def journal(self, task_id: str) -> dict[str, Any]:
+        rows = await self._fetch("SELECT key, entry FROM offload_journal WHERE task_id=$1", task_id)
+        return {row["key"]: row["entry"] for row in rows}
+
+    async def record(self, task_id: str, key: str, entry: dict[str, Any], *, owner: str) -> bool:
+        check_value("journal key", key)
+        text = _doc("journal entry", entry) or "null"
+        try:
+            status = await self._execute(_RECORD, task_id, _text(key), text, owner)
+        except asyncpg.ForeignKeyViolationError:  # the task was deleted while the entry was written
+            return False
+        return _rowcount(status) > 0
 
     async def take_answers(self, task_id: str) -> dict[str, Any]:
         # The sub-select locks the row and reads the answers as of that lock: an `answer` racing

@@ -6,22 +6,18 @@ tool's durations are one array row, appended to and trimmed in a single atomic u
 
 from __future__ import annotations
 
-from offload.store.base import now_ms
-from offload.store.blobs import BlobIndex, BlobStore
-from offload.store.durations import KEEP_DURATIONS, DurationLog
+from offload.store.blobs import BlobIndex, SidecarBlobStore, chunk_rows
+from offload.store.durations import SidecarDurationLog
 from offload.store.postgres import PostgresStore
+from offload.store.record import now_ms
 
 __all__ = ["PostgresBlobStore", "PostgresDurationLog"]
 
 
-class PostgresBlobStore(BlobStore):
-    def __init__(self, store: PostgresStore) -> None:
-        self.store = store
-
+class PostgresBlobStore(SidecarBlobStore[PostgresStore]):
     async def _write_chunks(
         self, task_id: str, n: int, chunks: list[tuple[int, bytes, int]], expires_ms: int | None
     ) -> None:
-        rows = [(task_id, n, number, len(data), newlines, expires_ms, data) for number, data, newlines in chunks]
         async with self.store._conn() as conn, conn.transaction():
             if chunks[0][0] == 0:  # blobs whose task never took them go once expired
                 await conn.execute("DELETE FROM offload_blobs WHERE expires_ms <= $1", now_ms())
@@ -29,7 +25,7 @@ class PostgresBlobStore(BlobStore):
                 "INSERT INTO offload_blobs (task_id, n, chunk, size, newlines, expires_ms, data) "
                 "VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (task_id, n, chunk) DO UPDATE SET "
                 "size=EXCLUDED.size, newlines=EXCLUDED.newlines, expires_ms=EXCLUDED.expires_ms, data=EXCLUDED.data",
-                rows,
+                chunk_rows(task_id, n, chunks, expires_ms),
             )
 
     async def _index(self, task_id: str, n: int) -> BlobIndex | None:
@@ -54,11 +50,7 @@ class PostgresBlobStore(BlobStore):
         await self.store._execute("DELETE FROM offload_blobs WHERE task_id=$1", task_id)
 
 
-class PostgresDurationLog(DurationLog):
-    def __init__(self, store: PostgresStore, keep: int = KEEP_DURATIONS) -> None:
-        self.store = store
-        self.keep = keep
-
+class PostgresDurationLog(SidecarDurationLog[PostgresStore]):
     async def add(self, tool: str, duration_ms: int) -> None:
         await self.store._execute(
             "INSERT INTO offload_durations AS d (tool, samples) VALUES ($1, ARRAY[$2::bigint]) "

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from offload.protocol import TERMINAL, TaskStatus
 from offload.store.record import TaskRecord
 
-__all__ = ["MAX_LIMIT", "TaskQuery", "count_stats", "decode_cursor", "encode_cursor"]
+__all__ = ["MAX_LIMIT", "TaskFilters", "TaskQuery", "count_stats", "decode_cursor", "encode_cursor"]
 
 #: The most tasks one page holds, whatever a caller asks for.
 MAX_LIMIT = 1000
@@ -35,6 +35,17 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     return int(created), task_id
 
 
+class TaskFilters(TypedDict, total=False):
+    """The filters `TaskStore.list_tasks` takes (offload.store.base documents them)."""
+
+    status: str | list[str] | tuple[str, ...] | None
+    tool: str | None
+    principal: str | None
+    older_than_ms: int | None
+    limit: int
+    cursor: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class TaskQuery:
     """The normalized arguments of `TaskStore.list_tasks`.
@@ -51,16 +62,11 @@ class TaskQuery:
     after: tuple[int, str] | None = None
 
     @classmethod
-    def build(
-        cls,
-        *,
-        status: str | list[str] | tuple[str, ...] | None = None,
-        tool: str | None = None,
-        principal: str | None = None,
-        older_than_ms: int | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> TaskQuery:
+    def build(cls, **filters: Unpack[TaskFilters]) -> TaskQuery:
+        """Check and normalize `list_tasks`' arguments (ValueError names what is wrong)."""
+        status = filters.get("status")
+        tool, principal = filters.get("tool"), filters.get("principal")
+        older_than_ms, limit, cursor = filters.get("older_than_ms"), filters.get("limit", 100), filters.get("cursor")
         statuses: tuple[str, ...] = () if status is None else (status,) if isinstance(status, str) else tuple(status)
         unknown = [s for s in statuses if s not in _STATUSES]
         if unknown:

@@ -4,7 +4,8 @@ Each task is a hash `<prefix>task:<id>` (default prefix `offload:`, or `?prefix=
 Scalar fields are stored as strings, absent when None; `result`, `error` and `request` are JSON
 strings the server never parses. Each outstanding input request is its own field `r:<key>` (its
 JSON as the value) and each answer waiting for the owner a field `a:<key>`, so the Lua scripts move
-answers without decoding any JSON: the documents come back exactly as they were written. The
+answers without decoding any JSON: the documents come back exactly as they were written. A
+task's journal is a hash of its own, `<prefix>journal:<id>`, so reading the task never reads it. The
 indexes (instances, owned tasks, the queue, expiry) and the scripts are in `_redis_lua.py`;
 `<prefix>schema` holds the layout version (a store refuses a newer one and upgrades an older one
 on open); events go over the channel `<prefix>events`.
@@ -35,15 +36,16 @@ except ImportError as exc:  # pragma: no cover - exercised by tests that hide th
 
 from offload._backoff import Backoff
 from offload.store import _redis_lua as lua
-from offload.store._rules import check_change, check_record, dump_json
-from offload.store.base import Change, TaskEvent, TaskRecord, TaskStore, decode_event, encode_event, now_ms
+from offload.store._rules import check_change, check_record, check_value, dump_json
+from offload.store.base import TaskStore
 from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 from offload.store.query import TaskQuery, count_stats
+from offload.store.record import Change, TaskEvent, TaskRecord, decode_event, encode_event, now_ms
 from offload.store.urls import redact
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_PREFIX = "offload:"
 _INT_FIELDS = ("created_ms", "updated_ms", "ttl_ms", "poll_interval_ms", "attempts")
 _JSON_FIELDS = ("result", "error", "request")
@@ -153,6 +155,9 @@ class RedisStore(TaskStore):
     def _key(self, task_id: str) -> str:
         return f"{self.prefix}task:{task_id}"
 
+    def _journal(self, task_id: str) -> str:
+        return f"{self.prefix}journal:{task_id}"
+
     def _redis(self) -> Any:
         if self._client is None:
             raise RuntimeError("RedisStore is not open")
@@ -184,11 +189,14 @@ class RedisStore(TaskStore):
             try:
                 version = int(raw)
             except (TypeError, ValueError):
-                raise RuntimeError(f"store schema key {self._schema!r} holds {raw!r}, not a version") from None
+                version = 0
+            if version < 1:
+                raise RuntimeError(f"store schema key {self._schema!r} holds {raw!r}, not a version")
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"store schema v{version} is newer than this offload (v{SCHEMA_VERSION})")
-            if version == 1 and await client.eval(lua.MIGRATE_1_TO_2, 0, self.prefix):
-                logger.info("Redis store %s (prefix %r) upgraded to layout v2", self.url, self.prefix)
+            for step in range(version, SCHEMA_VERSION):
+                if await client.eval(lua.MIGRATIONS[step], 0, self.prefix):
+                    logger.info("Redis store %s (prefix %r) upgraded to layout v%d", self.url, self.prefix, step + 1)
             await self._check_durability(client)
         except BaseException:
             await client.aclose()
@@ -202,6 +210,7 @@ class RedisStore(TaskStore):
                 ("create", lua.CREATE),
                 ("update", lua.UPDATE),
                 ("answer", lua.ANSWER),
+                ("record", lua.RECORD),
                 ("take_answers", lua.TAKE_ANSWERS),
                 ("heartbeat", lua.HEARTBEAT),
                 ("claim", lua.CLAIM),
@@ -309,15 +318,25 @@ class RedisStore(TaskStore):
         flat = await self._run("update", [self._key(task_id)], args)
         return None if flat is None else _record(_pairs(flat))
 
-    async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+    async def answer(self, task_id: str, responses: dict[str, Any], *, hold: bool = True) -> dict[str, Any]:
         if not responses:
             return {}
-        args: list[Any] = [task_id, now_ms()]
+        args: list[Any] = [task_id, now_ms(), "1" if hold else "0"]
         encoded = {key: _dump(value) for key, value in responses.items()}
         for key, text in encoded.items():
             args += [key, text]
-        taken: list[str] = await self._run("answer", [self._key(task_id), self._answered], args)
+        keys = [self._key(task_id), self._answered, self._journal(task_id)]
+        taken: list[str] = await self._run("answer", keys, args)
         return {key: json.loads(encoded[key]) for key in taken}
+
+    async def journal(self, task_id: str) -> dict[str, Any]:
+        fields: dict[str, str] = await self._call("hgetall", self._journal(task_id))
+        return {key: json.loads(text) for key, text in fields.items()}
+
+    async def record(self, task_id: str, key: str, entry: dict[str, Any], *, owner: str) -> bool:
+        check_value("journal key", key)
+        text = dump_json("journal entry", entry) or "null"
+        return bool(await self._run("record", [self._key(task_id), self._journal(task_id)], [owner, key, text]))
 
     async def take_answers(self, task_id: str) -> dict[str, Any]:
         flat = await self._run("take_answers", [self._key(task_id), self._answered], [task_id])
@@ -489,7 +508,7 @@ for i = 2, #ARGV do
   local k = P .. 'task:' .. id
   local st = redis.call('HGET', k, 'status')
   if st and st ~= 'working' and st ~= 'input_required' then
-    redis.call('DEL', k)
+    redis.call('DEL', k, P .. 'journal:' .. id)
     redis.call('ZREM', P .. 'expires', id)
     redis.call('SREM', P .. 'answered', id)
     out[#out + 1] = id

@@ -20,8 +20,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from offload.store.blobs import BlobIndex, BlobStore
-from offload.store.durations import KEEP_DURATIONS, DurationLog
+from offload.store.blobs import BlobIndex, SidecarBlobStore
+from offload.store.durations import SidecarDurationLog
 from offload.store.redis import RedisStore
 
 __all__ = ["BLOB_GRACE_MS", "RedisBlobStore", "RedisDurationLog"]
@@ -30,10 +30,7 @@ __all__ = ["BLOB_GRACE_MS", "RedisBlobStore", "RedisDurationLog"]
 BLOB_GRACE_MS = 120_000
 
 
-class RedisBlobStore(BlobStore):
-    def __init__(self, store: RedisStore) -> None:
-        self.store = store
-
+class RedisBlobStore(SidecarBlobStore[RedisStore]):
     def _keys(self, task_id: str, n: int) -> tuple[str, str]:
         prefix = self.store.prefix
         return f"{prefix}blobidx:{task_id}:{n}", f"{prefix}blobdata:{task_id}:{n}"
@@ -81,11 +78,7 @@ class RedisBlobStore(BlobStore):
             await client.delete(*keys)
 
 
-class RedisDurationLog(DurationLog):
-    def __init__(self, store: RedisStore, keep: int = KEEP_DURATIONS) -> None:
-        self.store = store
-        self.keep = keep
-
+class RedisDurationLog(SidecarDurationLog[RedisStore]):
     def _key(self, tool: str) -> str:
         return f"{self.store.prefix}durations:{tool}"
 

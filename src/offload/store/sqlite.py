@@ -21,87 +21,34 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from offload.store import _sql
-from offload.store._rules import check_change, check_record, dump_json, load_json
+from offload.store._rules import check_change, check_record, check_value, dump_json, journal_entry, load_json
 from offload.store._sql import COLUMNS, DEAD_OWNERS_PER_CLAIM, INSERT_COLUMNS, LIVE_SQL
-from offload.store.base import Change, TaskRecord, TaskStore, now_ms
+from offload.store._sqlite_schema import MIGRATIONS as _MIGRATIONS
+from offload.store._sqlite_schema import SCHEMA_VERSION
+from offload.store.base import TaskStore
 from offload.store.errors import StoreError, StoreFull, StoreUnavailable
 from offload.store.query import TaskQuery, count_stats
+from offload.store.record import Change, TaskRecord, now_ms
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 5
 #: `PRAGMA synchronous` settings offered: NORMAL (the default) survives a process crash; FULL
 #: syncs the WAL at every commit (group-committed here), so a task also survives a machine crash.
 SYNCHRONOUS = ("NORMAL", "FULL")
 _LIVE = LIVE_SQL
 
-_MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        """CREATE TABLE tasks (
-            task_id TEXT PRIMARY KEY,
-            tool TEXT NOT NULL,
-            status TEXT NOT NULL,
-            status_message TEXT,
-            created_ms INTEGER NOT NULL,
-            updated_ms INTEGER NOT NULL,
-            ttl_ms INTEGER,
-            expires_ms INTEGER,
-            poll_interval_ms INTEGER,
-            principal TEXT,
-            owner TEXT,
-            lease_ms INTEGER,
-            attempts INTEGER NOT NULL DEFAULT 1,
-            result TEXT,
-            error TEXT,
-            input_requests TEXT,
-            request TEXT
-        ) WITHOUT ROWID""",
-        "CREATE INDEX tasks_expires ON tasks(expires_ms) WHERE expires_ms IS NOT NULL",
-        f"CREATE INDEX tasks_lease ON tasks(lease_ms) WHERE status IN {_LIVE}",
-    ],
-    # v2: answers given on one instance wait here for the instance running the task.
-    2: [
-        "ALTER TABLE tasks ADD COLUMN answers TEXT",
-        "CREATE INDEX tasks_answers ON tasks(owner) WHERE answers IS NOT NULL",
-    ],
-    # v3: one heartbeat per instance instead of a lease per task. Each owner of a live task becomes
-    # an instance alive until its latest lease, so nothing stored is stranded; queued tasks (no
-    # owner) stay claimable; live tasks are indexed by owner for `owned` and `claim_orphans`.
-    3: [
-        "CREATE TABLE instances (owner TEXT PRIMARY KEY, alive_until_ms INTEGER NOT NULL) WITHOUT ROWID",
-        "CREATE INDEX instances_alive ON instances(alive_until_ms)",
-        "INSERT INTO instances (owner, alive_until_ms) SELECT owner, MAX(COALESCE(lease_ms, 0)) FROM tasks "
-        f"WHERE status IN {_LIVE} AND owner IS NOT NULL GROUP BY owner",
-        "DROP INDEX tasks_lease",
-        "ALTER TABLE tasks DROP COLUMN lease_ms",
-        f"CREATE INDEX tasks_live_owner ON tasks(owner, created_ms) WHERE status IN {_LIVE}",
-    ],
-    # v4: live tasks by principal, for the per-caller admission limit; tasks by last change, so push
-    # streams find what other processes changed without reading every task they follow.
-    4: [
-        f"CREATE INDEX tasks_live_principal ON tasks(principal) WHERE status IN {_LIVE}",
-        "CREATE INDEX tasks_updated ON tasks(updated_ms)",
-    ],
-    # v5: large result items in chunks, gone with their task; recent durations per tool (sqlite_sidecar.py).
-    5: [
-        """CREATE TABLE task_blobs (
-            task_id TEXT NOT NULL,
-            n INTEGER NOT NULL,
-            chunk INTEGER NOT NULL,
-            size INTEGER NOT NULL,
-            newlines INTEGER NOT NULL,
-            expires_ms INTEGER,
-            data BLOB NOT NULL,
-            PRIMARY KEY (task_id, n, chunk)
-        )""",
-        "CREATE INDEX task_blobs_expires ON task_blobs(expires_ms) WHERE expires_ms IS NOT NULL",
-        "CREATE TRIGGER task_blobs_purge AFTER DELETE ON tasks BEGIN "
-        "DELETE FROM task_blobs WHERE task_id = OLD.task_id; END",
-        "CREATE TABLE tool_durations (tool TEXT PRIMARY KEY, samples TEXT NOT NULL)",
-    ],
-}
-
 _INSERT = f"INSERT INTO tasks ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
+#: One journal entry, put or replaced (the last write under a key wins, as in every backend).
+_JOURNAL_PUT = (
+    "INSERT INTO task_journal (task_id, key, entry) VALUES (?, ?, ?) "
+    "ON CONFLICT (task_id, key) DO UPDATE SET entry=excluded.entry"
+)
+#: `record`: the same, only while the task is live and held by the owner (its `updated_ms` stays).
+_JOURNAL_RECORD = (
+    "INSERT INTO task_journal (task_id, key, entry) SELECT ?, ?, ? WHERE EXISTS "
+    f"(SELECT 1 FROM tasks WHERE task_id=? AND owner=? AND status IN {_LIVE}) "
+    "ON CONFLICT (task_id, key) DO UPDATE SET entry=excluded.entry"
+)
 #: An owner nobody has heard from is dead until it heartbeats: its tasks are never stranded.
 _KNOW_OWNER = "INSERT OR IGNORE INTO instances (owner, alive_until_ms) VALUES (?, 0)"
 
@@ -347,7 +294,7 @@ class SQLiteStore(TaskStore):
 
         return await self._write(op)
 
-    async def answer(self, task_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+    async def answer(self, task_id: str, responses: dict[str, Any], *, hold: bool = True) -> dict[str, Any]:
         if not responses:
             return {}
         stamp = now_ms()
@@ -363,17 +310,28 @@ class SQLiteStore(TaskStore):
             taken = {k: load_json(encoded[k]) for k in responses if k in outstanding}
             if not taken:
                 return {}
-            for key in taken:
-                del outstanding[key]
-            waiting = {**(load_json(row[2]) or {}), **taken}
+            entries = [
+                (task_id, k, dump_json("journal", journal_entry(outstanding.pop(k), v))) for k, v in taken.items()
+            ]
+            waiting = dump_json("answers", {**(load_json(row[2]) or {}), **taken}) if hold else row[2]
             status = "working" if not outstanding and row[1] == "input_required" else row[1]
             conn.execute(
                 "UPDATE tasks SET input_requests=?, status=?, answers=?, updated_ms=MAX(updated_ms, ?) WHERE task_id=?",
-                (dump_json("input_requests", outstanding), status, dump_json("answers", waiting), stamp, task_id),
+                (dump_json("input_requests", outstanding), status, waiting, stamp, task_id),
             )
+            conn.executemany(_JOURNAL_PUT, entries)
             return taken
 
         return await self._write(op)
+
+    async def journal(self, task_id: str) -> dict[str, Any]:
+        rows = self._query("SELECT key, entry FROM task_journal WHERE task_id=?", (task_id,))
+        return {key: load_json(entry) for key, entry in rows}
+
+    async def record(self, task_id: str, key: str, entry: dict[str, Any], *, owner: str) -> bool:
+        check_value("journal key", key)
+        args = (task_id, key, dump_json("journal entry", entry) or "null", task_id, owner)
+        return await self._write(lambda conn: conn.execute(_JOURNAL_RECORD, args).rowcount > 0)
 
     async def take_answers(self, task_id: str) -> dict[str, Any]:
         def op(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -9,22 +9,18 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from offload.store.base import now_ms
-from offload.store.blobs import BlobIndex, BlobStore
-from offload.store.durations import KEEP_DURATIONS, DurationLog
+from offload.store.blobs import BlobIndex, SidecarBlobStore, chunk_rows
+from offload.store.durations import SidecarDurationLog
+from offload.store.record import now_ms
 from offload.store.sqlite import SQLiteStore
 
 __all__ = ["SQLiteBlobStore", "SQLiteDurationLog"]
 
 
-class SQLiteBlobStore(BlobStore):
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
-
+class SQLiteBlobStore(SidecarBlobStore[SQLiteStore]):
     async def _write_chunks(
         self, task_id: str, n: int, chunks: list[tuple[int, bytes, int]], expires_ms: int | None
     ) -> None:
-        rows = [(task_id, n, number, len(data), newlines, expires_ms, data) for number, data, newlines in chunks]
         first = chunks[0][0] == 0
         at = now_ms()
 
@@ -34,7 +30,7 @@ class SQLiteBlobStore(BlobStore):
             conn.executemany(
                 "INSERT OR REPLACE INTO task_blobs (task_id, n, chunk, size, newlines, expires_ms, data) "
                 "VALUES (?,?,?,?,?,?,?)",
-                rows,
+                chunk_rows(task_id, n, chunks, expires_ms),
             )
 
         await self.store._write(op)
@@ -61,11 +57,7 @@ class SQLiteBlobStore(BlobStore):
         await self.store._write(op)
 
 
-class SQLiteDurationLog(DurationLog):
-    def __init__(self, store: SQLiteStore, keep: int = KEEP_DURATIONS) -> None:
-        self.store = store
-        self.keep = keep
-
+class SQLiteDurationLog(SidecarDurationLog[SQLiteStore]):
     async def add(self, tool: str, duration_ms: int) -> None:
         keep = self.keep
 
