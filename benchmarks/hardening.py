@@ -395,7 +395,8 @@ def stopped(db: Path, stop: dict[str, Any]) -> str:
     else:
         # Not 0: renewed after the release (or never released); a peer waits until it runs out.
         left = (max(alive) - stop.get("exit_ms", 0)) / 1000 if alive else float("nan")
-        leases = f"NOT released: the lease left in the store runs out {left:+.1f} s after the exit"
+        when = f"{left:.1f} s after the exit" if left >= 0 else f"{-left:.1f} s before the exit"
+        leases = f"NOT released (renewed after the release, or never made): the lease left runs out {when}"
     return (
         f"it {stop.get('how', '?')}, {stop.get('seconds', float('nan')):.1f} s after SIGTERM; leases {leases}; "
         f"tasks by status: {statuses}."
