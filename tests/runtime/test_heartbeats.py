@@ -4,6 +4,7 @@ earlier process with the same id left."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -147,3 +148,25 @@ async def test_a_slow_housekeeping_pass_never_makes_a_live_instance_look_dead() 
             await anyio.sleep(0.05)
         store.slow = False
         assert not ex.settled and (await store.get(ex.task_id)).owner == runtime.instance_id  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_the_release_on_shutdown_stays_in_force_while_slow_executions_are_cancelled() -> None:
+    store = MemoryStore()
+    runtime = TaskRuntime(store, lease_s=5.0, sweep_interval_s=0.02)
+
+    async def slow_to_stop(dispatch: TaskDispatch) -> dict[str, Any]:
+        try:
+            await anyio.sleep_forever()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.3)  # slow cleanup: many heartbeat intervals while the shutdown waits
+            raise
+        raise AssertionError("unreachable")
+
+    async with runtime.running():
+        ex = runtime.start(slow_to_stop, tool="t", policy=TaskPolicy(mode="optional"))
+        await ex.promote()
+        await anyio.sleep(0.1)  # the tool is in its try block
+    # Released (alive until 0) and not renewed during the 0.3 s stop: a peer may claim at once.
+    [taken] = await store.claim_orphans(now_ms(), "peer")
+    assert taken.task_id == ex.task_id

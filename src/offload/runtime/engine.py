@@ -404,7 +404,12 @@ class TaskRuntime:
                 logger.debug("heartbeat failed", exc_info=True)
 
     async def beat(self) -> None:
-        """Declare this instance alive for `lease_s`; if it had been taken for dead, reconcile."""
+        """Declare this instance alive for `lease_s`; if it had been taken for dead, reconcile.
+
+        Not once shutting down: the release that handed every task over must stay in force while
+        the executions are being cancelled (which takes seconds with many tasks)."""
+        if self._stopping:
+            return
         now = now_ms()
         if not await self.store.heartbeat(self.instance_id, now + self.lease_ms, at_ms=now):
             await self._reconcile()  # thought dead for a while: some tasks may have been taken over
@@ -415,6 +420,8 @@ class TaskRuntime:
         await self._housekeep(now_ms())
 
     async def _housekeep(self, now: int) -> None:
+        if self._stopping:  # nothing is claimed or resumed by an instance on its way out
+            return
         for task_id in await self.store.answered_tasks(self.instance_id):
             ex = self.executions.get(task_id)
             if ex is not None:
